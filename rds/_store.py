@@ -1,0 +1,393 @@
+"""The store: a root container kept durable by a redundant journal and redundant snapshots.
+
+``Store`` owns the folder: it takes the writer lock, runs recovery (``_recovery.recover``) over what the OS seam
+reads, carries out the repairs recovery asks for, appends one record per modification, and compacts the journal
+into a new snapshot generation when the journal has grown past the snapshot's size.  Containers (``_dict.py``)
+describe each modification as operations and call ``Store.commit``; nothing else writes.
+
+Write order (spec/protocol.md has it as numbered steps):
+
+- modification: encode ``[id, ops]``; append its frame to every journal copy; fdatasync every copy; only then
+  change memory and return.  Any failure before that point raises and changes nothing in memory.
+- compaction (at the start of a modification, when the journal is too long): create and sync the next
+  generation's journal copies, fsync the folder; write each snapshot copy beside as ``.tmp``, sync, rename into
+  place; fsync the folder; switch appends to the new journal; delete the old generation; fsync the folder.
+
+After any write or sync error the store is *failed*: it refuses modifications until reopened, because a failed
+fsync may have dropped buffered data that a retry would falsely report as written (CONTRACT.md, promise 5).
+
+This module must never decide what recovered bytes mean (that is ``_recovery.py``) nor call ``os`` (the seam).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+from typing import Any, Callable, List, Optional, Sequence
+
+from . import _format as fmt
+from ._codec import Codec, MsgpackCodec
+from ._fs import DEFAULT, FileSystem
+from ._ids import IDGenerator
+from ._recovery import Recovered, recover
+from ._replay import apply_all
+from .errors import (
+    CorruptionError,
+    LockedError,
+    NotAStoreError,
+    ReadOnlyError,
+    StoreClosedError,
+    StoreFailedError,
+)
+
+log = logging.getLogger("rds")
+
+DURABILITY_MODES = ("fsync", "flush")
+
+
+class Store:
+    """A store folder opened for reading, or for reading and writing (see the module docstring)."""
+
+    def __init__(
+        self,
+        location: Any,
+        name: str,
+        *,
+        root_type: type = dict,
+        redundancy: Optional[int] = None,
+        durability: str = "fsync",
+        codec: Optional[Codec] = None,
+        id_generator: Optional[IDGenerator] = None,
+        readonly: bool = False,
+        lock_timeout: Optional[float] = None,
+        repair: bool = False,
+        compact_ratio: float = 1.0,
+        compact_min_bytes: int = 1 << 20,
+        fs: Optional[FileSystem] = None,
+    ) -> None:
+        if redundancy is not None and (
+            not isinstance(redundancy, int) or isinstance(redundancy, bool) or not 1 <= redundancy <= 16
+        ):
+            raise ValueError(f"redundancy must be an integer from 1 to 16, not {redundancy!r}")
+        if durability not in DURABILITY_MODES:
+            raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"name must be a non-empty folder name, not {name!r}")
+        self.fs = fs if fs is not None else DEFAULT
+        self.codec = codec if codec is not None else MsgpackCodec()
+        self.ids = id_generator if id_generator is not None else IDGenerator()
+        self.durability = durability
+        self.readonly = readonly
+        self.compact_ratio = compact_ratio
+        self.compact_min_bytes = compact_min_bytes
+        self.path = self.fs.join(self.fs.fspath(location), name)
+        self.lock = threading.RLock()
+        self.failed: Optional[BaseException] = None
+        self.closed = False
+        self.events: List[str] = []
+        self._lock_fd: Optional[int] = None
+        self._journal_fds: List[int] = []
+        self.root_type = root_type
+        self.gen = -1
+        self.copies = redundancy or 2
+        self.last_seq = 0
+        self.last_id: Any = None
+        self.journal_size = 0
+        self.snapshot_size = 0
+        try:
+            self.state = self._open(lock_timeout, repair)
+            if redundancy is not None and redundancy != self.copies and not readonly:
+                self.copies = redundancy  # an explicit new redundancy: rewrite the store with that many copies
+                self.compact(self.state)
+        except BaseException:
+            self._close_fds()
+            raise
+
+    # -- opening -------------------------------------------------------------------------------------------
+
+    def _file(self, name: str) -> str:
+        return self.fs.join(self.path, name)
+
+    def _open(self, lock_timeout: Optional[float], repair: bool) -> Any:
+        """Lock, recover, mend and (for a new store) create; return the recovered state."""
+        fs = self.fs
+        if not fs.isdir(self.path):
+            if self.readonly:
+                raise NotAStoreError(f"no RDS store at {self.path}", self.path)
+            if fs.exists(self.path):
+                raise NotAStoreError(f"{self.path} exists and is not a folder", self.path)
+            self._make_folders()
+        if not self.readonly:
+            self._take_lock(lock_timeout)
+        recovered = self._recover(repair)
+        if recovered.fresh:
+            if self.readonly:
+                raise NotAStoreError(f"no RDS store at {self.path}", self.path)
+            self._remove(recovered.obsolete)
+            state = self.root_type()
+            self._write_generation(0, self.codec.dumps([None, state]))
+            return state
+        if type(recovered.state) is not self.root_type:
+            raise NotAStoreError(
+                f"{self.path} holds a {type(recovered.state).__name__}, not a {self.root_type.__name__}", self.path
+            )
+        self.gen, self.copies = recovered.gen, recovered.copies
+        self.last_seq, self.last_id = recovered.last_seq, recovered.last_id
+        self.journal_size, self.snapshot_size = len(recovered.journal), len(recovered.snapshot)
+        self.events = list(recovered.events)
+        if not self.readonly:
+            for event in recovered.events:
+                log.warning("rds: %s: %s", self.path, event)
+            self._mend(recovered)
+            self._open_journals(recovered.gen, recovered.copies)
+        return recovered.state
+
+    def _make_folders(self) -> None:
+        fs = self.fs
+        missing = []
+        path = self.path
+        while not fs.isdir(path):
+            missing.append(path)
+            parent = fs.dirname(path)
+            if parent == path:
+                break
+            path = parent
+        for folder in reversed(missing):
+            try:
+                fs.mkdir(folder)
+            except FileExistsError:
+                continue
+            fs.fsync_dir(fs.dirname(folder))
+
+    def _take_lock(self, timeout: Optional[float]) -> None:
+        fd = self.fs.open(self._file(fmt.LOCK_NAME), self.fs.CREATE)
+        self._lock_fd = fd
+        if not self.fs.lock(fd, timeout):
+            raise LockedError(
+                f"{self.path} is open for writing in another process (or another RDS object in this one); "
+                "open it with readonly=True, or pass lock_timeout to wait",
+                self.path,
+            )
+
+    def _read(self, name: str) -> Optional[bytes]:
+        try:
+            fd = self.fs.open(self._file(name), self.fs.READ)
+        except FileNotFoundError:
+            return None
+        try:
+            chunks = []
+            while True:
+                chunk = self.fs.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        finally:
+            self.fs.close(fd)
+
+    def _recover(self, repair: bool) -> Recovered:
+        attempts = 5 if self.readonly else 1
+        for attempt in range(attempts):
+            names = self.fs.listdir(self.path)
+            try:
+                return recover(names, self._read, self.codec, repair)
+            except CorruptionError:
+                # A reader that races a writer's compaction can see a generation half deleted: look again.
+                if attempt + 1 == attempts or sorted(self.fs.listdir(self.path)) == sorted(names):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _mend(self, recovered: Recovered) -> None:
+        """Rewrite damaged copies from intact ones, then delete what recovery called obsolete."""
+        dirty = False
+        for name in recovered.snapshot_repairs:
+            self._write_file_beside(name, recovered.snapshot)
+            dirty = True
+        for mend in recovered.journal_repairs:
+            fd = self.fs.open(self._file(mend.name), self.fs.CREATE)
+            try:
+                self.fs.truncate(fd, mend.keep)
+                self.fs.seek(fd, mend.keep)
+                self._write_all(fd, recovered.journal[mend.keep :])
+                self._sync(fd, force=True)
+            finally:
+                self.fs.close(fd)
+            dirty = dirty or mend.keep == 0
+        if dirty:
+            self.fs.fsync_dir(self.path)
+        self._remove(recovered.obsolete)
+
+    def _remove(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                self.fs.unlink(self._file(name))
+            except FileNotFoundError:
+                pass
+        if names:
+            self.fs.fsync_dir(self.path)
+
+    def _open_journals(self, gen: int, copies: int) -> None:
+        fds = []
+        try:
+            for copy in range(copies):
+                fd = self.fs.open(self._file(fmt.file_name("journal", gen, copy)), self.fs.WRITE)
+                fds.append(fd)
+                self.fs.seek_end(fd)
+        except BaseException:
+            for fd in fds:
+                self.fs.close(fd)
+            raise
+        old, self._journal_fds = self._journal_fds, fds
+        for fd in old:
+            self.fs.close(fd)
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def _write_all(self, fd: int, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = self.fs.write(fd, view)  # type: ignore[arg-type]
+            if written <= 0:
+                raise OSError(errno.EIO, "write returned 0 bytes")
+            view = view[written:]
+
+    def _sync(self, fd: int, force: bool = False) -> None:
+        if force or self.durability == "fsync":
+            self.fs.fdatasync(fd)
+
+    def _write_file_beside(self, name: str, data: bytes) -> None:
+        """Write ``name`` as ``name.tmp``, sync it, and rename it into place (the caller fsyncs the folder)."""
+        tmp = self._file(name + ".tmp")
+        fd = self.fs.open(tmp, self.fs.REPLACE)
+        try:
+            self._write_all(fd, data)
+            self._sync(fd, force=True)
+        finally:
+            self.fs.close(fd)
+        self.fs.replace(tmp, self._file(name))
+
+    def _write_generation(self, gen: int, payload: bytes) -> None:
+        """Write generation ``gen`` (``self.copies`` copies) holding the current state; delete the one before it."""
+        copies = self.copies
+        header_j = fmt.encode_header(fmt.MAGIC_JOURNAL, self.codec.codec_id, copies, gen, self.last_seq)
+        for copy in range(copies):
+            fd = self.fs.open(self._file(fmt.file_name("journal", gen, copy)), self.fs.REPLACE)
+            try:
+                self._write_all(fd, header_j)
+                self._sync(fd, force=True)
+            finally:
+                self.fs.close(fd)
+        self.fs.fsync_dir(self.path)
+        snapshot = (
+            fmt.encode_header(fmt.MAGIC_SNAPSHOT, self.codec.codec_id, copies, gen, self.last_seq)
+            + fmt.encode_snapshot_body(payload)
+        )
+        for copy in range(copies):
+            self._write_file_beside(fmt.file_name("snapshot", gen, copy), snapshot)
+        self.fs.fsync_dir(self.path)
+        # The new generation is durable: from here on it is the store.
+        old_gen, old_names = self.gen, self._generation_names()
+        self.gen = gen
+        self.journal_size = len(header_j)
+        self.snapshot_size = len(snapshot)
+        self._open_journals(gen, copies)
+        if old_gen >= 0:
+            self._remove(old_names)
+
+    def _generation_names(self) -> List[str]:
+        names = []
+        for name in self.fs.listdir(self.path):
+            info = fmt.parse_name(name)
+            if info is not None and not info.tmp and info.gen == self.gen:
+                names.append(name)
+        return names
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failed = exc
+        log.error("rds: %s: write failed, refusing modifications until reopened: %r", self.path, exc)
+
+    def check_writable(self) -> None:
+        if self.closed:
+            raise StoreClosedError(f"{self.path} is closed", self.path)
+        if self.readonly:
+            raise ReadOnlyError(f"{self.path} was opened read-only", self.path)
+        if self.failed is not None:
+            raise StoreFailedError(
+                f"{self.path}: an earlier write or sync failed ({self.failed!r}); reopen the store to continue",
+                self.path,
+            ) from self.failed
+
+    def next_id(self) -> Any:
+        return self.ids.first() if self.last_seq == 0 else self.ids.after(self.last_id)
+
+    def commit(self, root: Any, ops: List[list], apply: Callable[[Any, List[list]], None] = apply_all) -> Any:
+        """Make one modification durable, then apply it to ``root``; returns its ID.  Caller holds ``lock``.
+
+        If this raises, neither memory nor (before a crash) the acknowledged disk state changed.
+        """
+        self.check_writable()
+        if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
+            self.compact(root)
+        record_id = self.next_id()
+        payload = self.codec.dumps([record_id, ops])  # UnsupportedTypeError here changes nothing
+        frame = fmt.encode_frame(self.last_seq + 1, payload)
+        try:
+            for fd in self._journal_fds:
+                self._write_all(fd, frame)
+            for fd in self._journal_fds:
+                self._sync(fd)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self.last_seq += 1
+        self.last_id = record_id
+        self.journal_size += len(frame)
+        # Memory gets the decoded record, exactly what a reopen will rebuild (copies of mutable values).
+        apply(root, self.codec.loads(payload)[1])
+        return record_id
+
+    def compact(self, root: Any) -> None:
+        """Write the state as a new snapshot generation and start an empty journal after it."""
+        self.check_writable()
+        payload = self.codec.dumps([self.last_id, root])
+        try:
+            self._write_generation(self.gen + 1, payload)
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+
+    def sync(self) -> None:
+        """Sync the journal (needed only in ``flush`` mode, where modifications are not synced one by one)."""
+        with self.lock:
+            if self.closed or self.readonly:
+                return
+            if self.failed is not None:
+                self.check_writable()
+            try:
+                for fd in self._journal_fds:
+                    self.fs.fdatasync(fd)
+            except BaseException as exc:
+                self._fail(exc)
+                raise
+
+    def _close_fds(self) -> None:
+        fds, self._journal_fds = self._journal_fds, []
+        if self._lock_fd is not None:
+            fds.append(self._lock_fd)
+            self._lock_fd = None
+        for fd in fds:
+            try:
+                self.fs.close(fd)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                if self.durability != "fsync" and self.failed is None and not self.readonly:
+                    self.sync()
+            finally:
+                self.closed = True
+                self._close_fds()

@@ -1,0 +1,1 @@
+"""The RDS crash simulator (see sim/README and ``python -m sim --help``)."""
