@@ -56,18 +56,18 @@ def _none() -> None:
     return None
 
 
-def _plan_setitem(d: dict, key: Any, value: Any) -> Plan:
+def _plan_setitem(d: dict, /, key: Any, value: Any) -> Plan:
     hash(key)
     return [["set", [], key, value]], _none
 
 
-def _plan_delitem(d: dict, key: Any) -> Plan:
+def _plan_delitem(d: dict, /, key: Any) -> Plan:
     if not dict.__contains__(d, key):
         raise KeyError(key)
     return [["del", [], key]], _none
 
 
-def _plan_pop(d: dict, key: Any, default: Any = _MISSING) -> Plan:
+def _plan_pop(d: dict, /, key: Any, default: Any = _MISSING) -> Plan:
     if dict.__contains__(d, key):
         value = dict.__getitem__(d, key)
         return [["del", [], key]], lambda: value
@@ -76,7 +76,7 @@ def _plan_pop(d: dict, key: Any, default: Any = _MISSING) -> Plan:
     return None, lambda: default
 
 
-def _plan_popitem(d: dict) -> Plan:
+def _plan_popitem(d: dict, /) -> Plan:
     if not dict.__len__(d):
         raise KeyError("popitem(): dictionary is empty")
     key = next(dict.__reversed__(d))
@@ -84,7 +84,7 @@ def _plan_popitem(d: dict) -> Plan:
     return [["del", [], key]], lambda: item
 
 
-def _plan_setdefault(d: dict, key: Any, default: Any = None) -> Plan:
+def _plan_setdefault(d: dict, /, key: Any, default: Any = None) -> Plan:
     if dict.__contains__(d, key):
         value = dict.__getitem__(d, key)
         return None, lambda: value
@@ -93,19 +93,19 @@ def _plan_setdefault(d: dict, key: Any, default: Any = None) -> Plan:
     return [["set", [], key, default]], lambda: dict.__getitem__(d, key)
 
 
-def _plan_update(d: dict, *args: Any, **kwargs: Any) -> Plan:
+def _plan_update(d: dict, /, *args: Any, **kwargs: Any) -> Plan:
     if len(args) > 1:
         raise TypeError(f"update expected at most 1 argument, got {len(args)}")
     pairs = _checked((_pairs(args[0]) if args else []) + list(kwargs.items()))
     return ([["update", [], pairs]] if pairs else None), _none
 
 
-def _plan_ior(d: dict, other: Any) -> Plan:
+def _plan_ior(d: dict, /, other: Any) -> Plan:
     ops, _ = _plan_update(d, other)
     return ops, lambda: d
 
 
-def _plan_clear(d: dict) -> Plan:
+def _plan_clear(d: dict, /) -> Plan:
     return ([["clear", []]] if dict.__len__(d) else None), _none
 
 

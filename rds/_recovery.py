@@ -93,6 +93,15 @@ def _holds_records(data: Optional[bytes]) -> bool:
     return bool(fmt.scan_frames(data, fmt.HEADER_SIZE, header.seq + 1).frames)
 
 
+def check_folder(names: List[str], where: str = "the folder") -> None:
+    """Raise ``NotAStoreError`` if a folder holding ``names`` has files but none of an RDS store's."""
+    ours = [n for n in names if n == fmt.LOCK_NAME or fmt.parse_name(n) is not None]
+    if names and not ours:
+        raise NotAStoreError(
+            f"{where} holds {len(names)} files but no RDS store (for example {sorted(names)[0]!r})", where
+        )
+
+
 def recover(names: List[str], read: Reader, codec: Codec, repair: bool = False) -> Recovered:
     """Decide what a store folder holding files ``names`` contains; ``read(name)`` returns a file's bytes or None.
 
@@ -100,21 +109,16 @@ def recover(names: List[str], read: Reader, codec: Codec, repair: bool = False) 
     of the journal.  Raises ``NotAStoreError``, ``FormatVersionError``, ``CodecMismatchError`` or
     ``CorruptionError``.
     """
+    check_folder(names)
     parsed: Dict[str, fmt.FileName] = {}
     obsolete: List[str] = []
-    foreign = []
     for name in sorted(names):
         info = fmt.parse_name(name)
-        if info is None:
-            if name != fmt.LOCK_NAME:
-                foreign.append(name)
-        elif info.tmp:
+        if info is not None and info.tmp:
             obsolete.append(name)
-        else:
+        elif info is not None:
             parsed[name] = info
     if not parsed:
-        if foreign and not obsolete:
-            raise NotAStoreError(f"the folder holds {len(foreign)} files but no RDS store (for example {foreign[0]!r})")
         return Recovered(fresh=True, obsolete=obsolete)
 
     snapshot_gens = {info.gen for info in parsed.values() if info.kind == "snapshot"}
@@ -283,7 +287,7 @@ def _recover_journal(
         if c.scan is None:
             result.events.append(f"{c.name}: {c.damage.describe() if c.damage else 'damaged'}; rewritten from {canon.name}")
             result.journal_repairs.append(JournalRepair(c.name, 0))
-        elif len(c.data or b"") != len(canonical):
+        elif c.scan.end != len(canonical) or len(c.data or b"") != len(canonical):
             result.journal_repairs.append(JournalRepair(c.name, c.scan.end))
 
     state = result.state

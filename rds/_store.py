@@ -30,7 +30,7 @@ from . import _format as fmt
 from ._codec import Codec, MsgpackCodec
 from ._fs import DEFAULT, FileSystem
 from ._ids import IDGenerator
-from ._recovery import Recovered, recover
+from ._recovery import Recovered, check_folder, recover
 from ._replay import apply_all
 from .errors import (
     CorruptionError,
@@ -118,6 +118,7 @@ class Store:
             if fs.exists(self.path):
                 raise NotAStoreError(f"{self.path} exists and is not a folder", self.path)
             self._make_folders()
+        check_folder(fs.listdir(self.path), self.path)  # before the lock file, so a foreign folder stays untouched
         if not self.readonly:
             self._take_lock(lock_timeout)
         recovered = self._recover(repair)
