@@ -32,7 +32,7 @@ _MISSING = object()
 def _pairs(other: Any) -> List[Tuple[Any, Any]]:
     """The (key, value) pairs ``dict.update(other)`` would use, materialised once and checked."""
     if hasattr(other, "keys"):
-        return [(key, other[key]) for key in other.keys()]
+        return [(key, other[key]) for key in other.keys()]  # noqa: SIM118 - dict.update calls keys()
     pairs = []
     for index, item in enumerate(other):
         try:
@@ -257,12 +257,12 @@ class RDSDict(dict):
 
     # -- what returns plain values -----------------------------------------------------------------------------
 
-    def copy(self) -> Dict[Any, Any]:  # type: ignore[override]
+    def copy(self) -> Dict[Any, Any]:
         """A shallow copy as a plain dict (not saved anywhere)."""
         return dict(self)
 
     @classmethod
-    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Dict[Any, Any]:  # type: ignore[override]
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Dict[Any, Any]:
         """A plain dict with keys from ``iterable`` (a store needs a folder, so this cannot make one)."""
         return dict.fromkeys(iterable, value)
 

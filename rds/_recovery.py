@@ -78,7 +78,11 @@ def _check_codec(header: fmt.Header, name: str, codec: Codec) -> None:
         stored = CODECS.get(header.codec, f"unknown codec {header.codec}")
         raise CodecMismatchError(
             f"{name} was written with the {stored} codec but the store was opened with the {codec.name} codec"
-            + (" (pickle runs code from the file: pass codec=rds.PickleCodec() to accept that)" if header.codec == 1 else ""),
+            + (
+                " (pickle runs code from the file: pass codec=rds.PickleCodec() to accept that)"
+                if header.codec == 1
+                else ""
+            ),
             name,
         )
 
@@ -285,7 +289,9 @@ def _recover_journal(
 
     for c in found:
         if c.scan is None:
-            result.events.append(f"{c.name}: {c.damage.describe() if c.damage else 'damaged'}; rewritten from {canon.name}")
+            result.events.append(
+                f"{c.name}: {c.damage.describe() if c.damage else 'damaged'}; rewritten from {canon.name}"
+            )
             result.journal_repairs.append(JournalRepair(c.name, 0))
         elif c.scan.end != len(canonical) or len(c.data or b"") != len(canonical):
             result.journal_repairs.append(JournalRepair(c.name, c.scan.end))
@@ -299,10 +305,14 @@ def _recover_journal(
             result.last_id = record_id
     except (ReplayError, ValueError, TypeError, KeyError) as exc:
         offset = frame.start if frame is not None else fmt.HEADER_SIZE
-        raise CorruptionError(f"{canon.name}: record at offset {offset} does not apply: {exc}", canon.name, offset) from None
+        raise CorruptionError(
+            f"{canon.name}: record at offset {offset} does not apply: {exc}", canon.name, offset
+        ) from None
     except Exception as exc:  # noqa: BLE001 - undecodable payload behind an intact checksum
         offset = frame.start if frame is not None else fmt.HEADER_SIZE
-        raise CorruptionError(f"{canon.name}: record at offset {offset} does not decode: {exc!r}", canon.name, offset) from None
+        raise CorruptionError(
+            f"{canon.name}: record at offset {offset} does not decode: {exc!r}", canon.name, offset
+        ) from None
     result.last_seq = last_seq
     result.journal = canonical
 

@@ -177,7 +177,7 @@ class Store:
         except FileNotFoundError:
             return None
         try:
-            chunks = []
+            chunks: List[bytes] = []
             while True:
                 chunk = self.fs.read(fd, 1 << 20)
                 if not chunk:
@@ -279,10 +279,9 @@ class Store:
             finally:
                 self.fs.close(fd)
         self.fs.fsync_dir(self.path)
-        snapshot = (
-            fmt.encode_header(fmt.MAGIC_SNAPSHOT, self.codec.codec_id, copies, gen, self.last_seq)
-            + fmt.encode_snapshot_body(payload)
-        )
+        snapshot = fmt.encode_header(
+            fmt.MAGIC_SNAPSHOT, self.codec.codec_id, copies, gen, self.last_seq
+        ) + fmt.encode_snapshot_body(payload)
         for copy in range(copies):
             self._write_file_beside(fmt.file_name("snapshot", gen, copy), snapshot)
         self.fs.fsync_dir(self.path)

@@ -23,9 +23,13 @@ def violations(source: str, filename: str) -> list:
                 found.append(f"{filename}:{node.lineno}: from {node.module} import ...")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORBIDDEN_CALLS:
             found.append(f"{filename}:{node.lineno}: {node.func.id}()")
-        elif isinstance(node, ast.Attribute) and node.attr in {"open", "read_bytes", "write_bytes", "unlink"}:
-            if isinstance(node.value, ast.Name) and node.value.id in FORBIDDEN_MODULES | {"builtins"}:
-                found.append(f"{filename}:{node.lineno}: {node.value.id}.{node.attr}")
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in {"open", "read_bytes", "write_bytes", "unlink"}
+            and isinstance(node.value, ast.Name)
+            and node.value.id in FORBIDDEN_MODULES | {"builtins"}
+        ):
+            found.append(f"{filename}:{node.lineno}: {node.value.id}.{node.attr}")
     return found
 
 
