@@ -96,7 +96,7 @@ class MsgpackCodec(Codec):
             return msgpack.packb(value, default=self._default, strict_types=True, use_bin_type=True)
         except UnsupportedTypeError:
             raise
-        except (TypeError, ValueError, OverflowError) as exc:  # deep/cyclic values, lone surrogates
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # deep/cyclic values, surrogates
             raise UnsupportedTypeError(f"cannot store this value with the msgpack codec: {exc}") from None
 
     def loads(self, data: bytes) -> Any:

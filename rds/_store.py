@@ -39,6 +39,7 @@ from .errors import (
     ReadOnlyError,
     StoreClosedError,
     StoreFailedError,
+    UnsupportedTypeError,
 )
 
 log = logging.getLogger("rds")
@@ -326,10 +327,17 @@ class Store:
         If this raises, neither memory nor (before a crash) the acknowledged disk state changed.
         """
         self.check_writable()
-        if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
-            self.compact(root)
         record_id = self.next_id()
         payload = self.codec.dumps([record_id, ops])  # UnsupportedTypeError here changes nothing
+        try:
+            # Decode before writing: a value that encodes but cannot be read back (msgpack's unpacker has a
+            # stricter depth limit than its packer) must fail here, not after it is durable.  Memory then gets
+            # these decoded copies, exactly what a reopen rebuilds.
+            decoded_ops = self.codec.loads(payload)[1]
+        except Exception as exc:  # noqa: BLE001
+            raise UnsupportedTypeError(f"this value cannot be read back once stored: {exc!r}") from None
+        if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
+            self.compact(root)
         frame = fmt.encode_frame(self.last_seq + 1, payload)
         try:
             for fd in self._journal_fds:
@@ -342,8 +350,7 @@ class Store:
         self.last_seq += 1
         self.last_id = record_id
         self.journal_size += len(frame)
-        # Memory gets the decoded record, exactly what a reopen will rebuild (copies of mutable values).
-        apply(root, self.codec.loads(payload)[1])
+        apply(root, decoded_ops)
         return record_id
 
     def compact(self, root: Any) -> None:

@@ -123,3 +123,20 @@ def test_pickle_is_an_explicit_opt_in(where):
         RDSDict(where, "s")
     with RDSDict(where, "s", codec=PickleCodec()) as d:
         assert d["p"] == Point(3)
+
+
+@pytest.mark.parametrize("depth", [600, 1100, 3000])
+@pytest.mark.parametrize("wrap", [lambda v: [v], lambda v: (v,), lambda v: {1: v}], ids=["list", "tuple", "dict"])
+def test_values_too_deep_to_read_back_are_refused_before_writing(where, depth, wrap):
+    value = None
+    for _ in range(depth):
+        value = wrap(value)
+    with RDSDict(where, "s") as d:
+        try:
+            d["deep"] = value
+        except UnsupportedTypeError:
+            assert d == {} and d.last_id is None
+        else:
+            assert d["deep"] == value
+    with RDSDict(where, "s") as d:  # whatever was accepted reads back
+        assert d in ({}, {"deep": value})
