@@ -61,6 +61,14 @@ def crc32(data: "bytes | memoryview", start: int = 0) -> int:
     return zlib.crc32(data, start) & 0xFFFFFFFF
 
 
+def intact(stored: int, *parts: "bytes | memoryview") -> bool:
+    """Does the CRC-32 of ``parts`` (in order) equal ``stored``?  Every checksum check in RDS is this call."""
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
+    return (crc & 0xFFFFFFFF) == stored
+
+
 # -- names ---------------------------------------------------------------------------------------------------
 
 
@@ -138,7 +146,7 @@ def decode_header(data: bytes, magic: bytes) -> Tuple[Optional[Header], Optional
     if bytes(data[:8]) != magic:
         return None, Damage("bad-magic", 0)
     (stored,) = struct.unpack_from("<I", data, _HEADER.size)
-    if crc32(bytes(data[: _HEADER.size])) != stored:
+    if not intact(stored, bytes(data[: _HEADER.size])):
         return None, Damage("bad-header-crc", 0)
     got_magic, version, codec, copies, _flags, gen, seq = _HEADER.unpack_from(data, 0)
     return Header(got_magic, version, codec, copies, gen, seq), None
@@ -163,7 +171,7 @@ def _frame_at(data: bytes, offset: int) -> Tuple[Optional[Tuple[int, int]], Opti
     end = offset + FRAME_HEADER_SIZE + length
     if end > len(data):
         return None, "truncated"
-    if crc32(data[offset + 4 : end]) != stored:
+    if not intact(stored, data[offset + 4 : end]):
         return None, "bad-crc"
     return (seq, end), None
 
@@ -248,7 +256,7 @@ def decode_snapshot_body(data: bytes) -> Tuple[Optional[bytes], Optional[Damage]
     if end > len(data):
         return None, Damage("truncated", start, f"snapshot body of {length} bytes")
     view = memoryview(data)
-    if crc32(view[start + SNAP_BODY_SIZE : end], crc32(view[start : start + 8])) != stored:
+    if not intact(stored, view[start : start + 8], view[start + SNAP_BODY_SIZE : end]):
         return None, Damage("bad-crc", start, "snapshot body")
     if end != len(data):
         return None, Damage("trailing-bytes", end, f"{len(data) - end} bytes after the snapshot body")

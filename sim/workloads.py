@@ -1,0 +1,174 @@
+"""Workloads and the oracle.
+
+A workload is a list of steps run against an ``RDSDict``; the oracle is a plain model written independently of
+the library: it applies each step to an ordinary dict, says whether the step is a modification (and so takes the
+next ID), and lists the expected state and ID after every modification.  Nothing here calls RDS's replay code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+Step = Tuple[Any, ...]
+
+BIG = "b" * 700  # crosses a 512-byte sector boundary inside one record
+HUGE = bytes(range(256)) * 20  # 5120 bytes: crosses a 4096-byte boundary too
+
+
+@dataclass
+class Workload:
+    name: str
+    steps: List[Step]
+    redundancy: int = 2
+    id_max: int = 2**32 - 1
+    compact_min_bytes: int = 1 << 20
+
+    def options(self) -> Dict[str, Any]:
+        import rds  # imported late: under pyfakefs the patcher must see rds loaded first
+
+        return {"compact_min_bytes": self.compact_min_bytes, "id_generator": rds.IDGenerator(maximum=self.id_max)}
+
+
+@dataclass
+class Oracle:
+    """What the store must show after each modification: ``states[i]``/``ids[i]`` after ``i`` of them."""
+
+    states: List[dict] = field(default_factory=list)
+    ids: List[Optional[int]] = field(default_factory=list)
+    kinds: List[str] = field(default_factory=list)  # per step: "mod", "noop", "error" or "admin"
+
+
+def model_step(state: dict, step: Step) -> str:
+    """Apply ``step`` to the plain dict ``state``; return "mod", "noop", "error" (KeyError) or "admin"."""
+    name, args = step[0], step[1:]
+    if name in ("reopen", "compact"):
+        return "admin"
+    if name == "set":
+        state[args[0]] = args[1]
+        return "mod"
+    if name in ("del", "pop"):
+        if args[0] not in state:
+            return "error"
+        del state[args[0]]
+        return "mod"
+    if name == "popitem":
+        if not state:
+            return "error"
+        del state[list(state)[-1]]
+        return "mod"
+    if name == "setdefault":
+        if args[0] in state:
+            return "noop"
+        state[args[0]] = args[1]
+        return "mod"
+    if name in ("update", "ior"):
+        pairs = list(args[0].items()) if isinstance(args[0], dict) else list(args[0])
+        for key, value in pairs:
+            state[key] = value
+        return "mod" if pairs else "noop"
+    if name == "clear":
+        if not state:
+            return "noop"
+        state.clear()
+        return "mod"
+    raise ValueError(f"unknown step {step!r}")
+
+
+def oracle(workload: Workload) -> Oracle:
+    import copy
+
+    result = Oracle(states=[{}], ids=[None])
+    state: dict = {}
+    for step in workload.steps:
+        kind = model_step(state, step)
+        result.kinds.append(kind)
+        if kind == "mod":
+            count = len(result.states)
+            result.states.append(copy.deepcopy(state))
+            result.ids.append((count - 1) % workload.id_max + 1)
+    return result
+
+
+def run_step(d: Any, step: Step) -> None:
+    """Perform ``step`` on the store ``d`` (reopen is done by the caller)."""
+    name, args = step[0], step[1:]
+    if name == "set":
+        d[args[0]] = args[1]
+    elif name == "del":
+        del d[args[0]]
+    elif name == "ior":
+        d |= args[0]
+    elif name == "compact":
+        d.compact()
+    else:
+        getattr(d, name)(*args)
+
+
+def scripted() -> List[Workload]:
+    basic = [("set", "a", 1), ("set", "b", [1, 2]), ("set", "a", 2), ("del", "b"), ("update", {"c": 3, "d": (1, 2)})]
+    all_ops = [
+        ("set", "x", {"k": [1, 2.5, None]}),
+        ("setdefault", "y", {1, 2}),
+        ("setdefault", "y", "ignored"),
+        ("ior", [("z", b"bytes"), (3, frozenset({1}))]),
+        ("pop", "x"),
+        ("popitem",),
+        ("update", {(1, "t"): 2**70, "neg": -(2**65)}),
+        ("clear",),
+        ("set", "after", True),
+    ]
+    big = [("set", "x", BIG), ("set", "y", HUGE), ("del", "x"), ("set", "z", BIG + "z")]
+    many = [("set", f"k{i % 4}", i) for i in range(8)]
+    workloads = []
+    for redundancy in (1, 2):
+        workloads += [
+            Workload(f"basic/r{redundancy}", basic, redundancy),
+            Workload(f"all-ops/r{redundancy}", all_ops, redundancy),
+            Workload(f"big-values/r{redundancy}", big, redundancy),
+            Workload(f"compaction/r{redundancy}", many, redundancy, compact_min_bytes=0),
+            Workload(f"explicit-compact/r{redundancy}", basic[:3] + [("compact",)] + basic[3:], redundancy),
+            Workload(f"wrap/r{redundancy}", many[:7], redundancy, id_max=3, compact_min_bytes=0),
+            Workload(f"reopen/r{redundancy}", basic[:2] + [("reopen",)] + basic[2:4] + [("reopen",)] + basic[4:], redundancy),
+        ]
+    workloads.append(Workload("basic/r3", basic, 3))
+    return workloads
+
+
+ALPHABET: List[Step] = [("set", "a", 1), ("set", "b", BIG), ("del", "a"), ("clear",), ("update", {"a": 2, "c": 3})]
+
+
+def exhaustive(max_len: int = 3, redundancy: int = 2) -> List[Workload]:
+    """Every sequence of up to ``max_len`` steps from a small alphabet (as CrashMonkey's Ace does)."""
+    out = []
+    for length in range(1, max_len + 1):
+        for combo in itertools.product(range(len(ALPHABET)), repeat=length):
+            steps = [ALPHABET[i] for i in combo]
+            out.append(Workload(f"ace{length}/{''.join(map(str, combo))}/r{redundancy}", steps, redundancy))
+    return out
+
+
+def randomized(seed: int, count: int, length: int = 8) -> List[Workload]:
+    """Random workloads from ``seed``: keys from a small set, so deletes and overwrites hit."""
+    rng = random.Random(seed)
+    values = [0, -1, 2**64, 1.5, "s", BIG, b"\x00\xff", [1, [2]], (1, "t"), {"n": {1: None}}, {3, 4}, frozenset("ab")]
+    out = []
+    for index in range(count):
+        steps: List[Step] = []
+        for _ in range(length):
+            key = rng.choice(["a", "b", "c", 1, (2, 3)])
+            kind = rng.choice(["set", "set", "set", "del", "pop", "update", "setdefault", "popitem", "clear", "reopen"])
+            if kind in ("set", "setdefault"):
+                steps.append((kind, key, rng.choice(values)))
+            elif kind in ("del", "pop"):
+                steps.append((kind, key))
+            elif kind == "update":
+                steps.append((kind, {key: rng.choice(values), "u": rng.choice(values)}))
+            else:
+                steps.append((kind,))
+        redundancy = rng.choice([1, 2, 3])
+        compact = rng.choice([0, 200, 1 << 20])
+        out.append(Workload(f"random-{seed}-{index}/r{redundancy}", steps, redundancy, compact_min_bytes=compact))
+    return out
