@@ -71,7 +71,9 @@ def main(argv: List[str] | None = None) -> int:
                 shutil.rmtree(folder)
     medians = {name: statistics.median(values) for name, values in rates.items()}
     reference = medians["raw append+fdatasync"]
-    print(f"durable single-thread writes, {args.count} per run, median of {args.repeat} (Python {sys.version.split()[0]})")
+    print(
+        f"durable single-thread writes, {args.count} per run, median of {args.repeat} (Python {sys.version.split()[0]})"
+    )
     print(f"{'system':<26}{'writes/s':>10}{'us/write':>10}{'vs raw':>8}{'target':>8}")
     for name, rate in medians.items():
         target = TARGETS.get(name)

@@ -203,7 +203,9 @@ class Campaign:
 
     # -- fault models ----------------------------------------------------------------------------------------
 
-    def run_model(self, workload: Workload, name: str, at: Optional[int] = None) -> Iterator[Tuple[int, str, Optional[str]]]:
+    def run_model(
+        self, workload: Workload, name: str, at: Optional[int] = None
+    ) -> Iterator[Tuple[int, str, Optional[str]]]:
         """Yield (call number, variant, violation message or None) for every disk state checked."""
         if workload.name not in self.clean:
             model, clean, final = self.clean_run(workload)
@@ -351,4 +353,3 @@ def _corruption_offsets(size: int) -> List[int]:
     if size <= 1024:
         return list(range(size))
     return sorted(set(range(128)) | set(range(128, size - 128, 61)) | set(range(size - 128, size)))
-

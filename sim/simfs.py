@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from rds import FileSystem
@@ -243,12 +243,14 @@ class SimFS(FileSystem):
 
     def seek(self, fd: int, offset: int) -> int:
         self._tick("seek", f"{fd} {offset}")
-        self.fds[fd][1] = super().seek(fd, offset)
-        return self.fds[fd][1]
+        super().seek(fd, offset)  # (pyfakefs's lseek returns None: the shadow keeps the position itself)
+        self.fds[fd][1] = offset
+        return offset
 
     def seek_end(self, fd: int) -> int:
         self._tick("seek_end", str(fd))
-        self.fds[fd][1] = super().seek_end(fd)
+        super().seek_end(fd)
+        self.fds[fd][1] = len(self.fds[fd][0].current)
         return self.fds[fd][1]
 
     def truncate(self, fd: int, length: int) -> None:

@@ -131,7 +131,9 @@ def scripted() -> List[Workload]:
             Workload(f"compaction/r{redundancy}", many, redundancy, compact_min_bytes=0),
             Workload(f"explicit-compact/r{redundancy}", basic[:3] + [("compact",)] + basic[3:], redundancy),
             Workload(f"wrap/r{redundancy}", many[:7], redundancy, id_max=3, compact_min_bytes=0),
-            Workload(f"reopen/r{redundancy}", basic[:2] + [("reopen",)] + basic[2:4] + [("reopen",)] + basic[4:], redundancy),
+            Workload(
+                f"reopen/r{redundancy}", basic[:2] + [("reopen",)] + basic[2:4] + [("reopen",)] + basic[4:], redundancy
+            ),
         ]
     workloads.append(Workload("basic/r3", basic, 3))
     return workloads
