@@ -66,9 +66,9 @@ class MsgpackCodec(Codec):
         if kind is tuple:
             return msgpack.ExtType(EXT_TUPLE, self.dumps(list(value)))
         if kind is set:
-            return msgpack.ExtType(EXT_SET, self.dumps(list(value)))
+            return msgpack.ExtType(EXT_SET, self._canonical_array(value))
         if kind is frozenset:
-            return msgpack.ExtType(EXT_FROZENSET, self.dumps(list(value)))
+            return msgpack.ExtType(EXT_FROZENSET, self._canonical_array(value))
         if kind is int:  # only reached for ints msgpack cannot hold natively
             return msgpack.ExtType(EXT_BIGINT, _bigint_bytes(value))
         plain = getattr(value, "_rds_plain", None)
@@ -79,6 +79,19 @@ class MsgpackCodec(Codec):
             f"the msgpack codec stores {_SUPPORTED} (subclasses are refused because they would come back "
             "as the base type)"
         )
+
+    def _canonical_array(self, items: Any) -> bytes:
+        """A MessagePack array of ``items`` sorted by their encodings: a set's bytes must not depend on hashing
+        (Python's string hash is seeded per process and changed algorithm in 3.11)."""
+        encoded = sorted(self.dumps(item) for item in items)
+        count = len(encoded)
+        if count < 16:
+            head = bytes([0x90 | count])
+        elif count < 2**16:
+            head = b"\xdc" + count.to_bytes(2, "big")
+        else:
+            head = b"\xdd" + count.to_bytes(4, "big")
+        return head + b"".join(encoded)
 
     def _ext_hook(self, code: int, data: bytes) -> Any:
         if code == EXT_TUPLE:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from rds import MsgpackCodec, PickleCodec, RDSDict, UnsupportedTypeError
 from rds.errors import CodecMismatchError
+from sim.campaign import same
 
 hashables = st.recursive(
     st.one_of(
@@ -34,21 +35,6 @@ values = st.recursive(
     ),
     max_leaves=8,
 )
-
-
-def same(a, b):
-    """Equal and of the same type, all the way down (1 == 1.0 == True would hide a type change)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return list(a) == list(b) and all(same(k1, k2) and same(a[k1], b[k2]) for k1, k2 in zip(a, b))
-    if isinstance(a, (set, frozenset)):
-        return a == b and all(same(x, next(y for y in b if y == x)) for x in a)
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    return a == b
 
 
 @given(key=hashables, value=values)
