@@ -52,6 +52,11 @@ class Codec:
 
 
 def _bigint_bytes(value: int) -> bytes:
+    """Two's-complement big-endian bytes, the shortest that hold ``value`` and its sign.
+
+    post: int.from_bytes(__return__, "big", signed=True) == value
+    post: len(__return__) == 1 or int.from_bytes(__return__[1:], "big", signed=True) != value
+    """
     return value.to_bytes((value + (value < 0)).bit_length() // 8 + 1, "big", signed=True)
 
 

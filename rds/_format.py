@@ -34,8 +34,7 @@ from dataclasses import dataclass
 from typing import List, NamedTuple, Optional, Tuple
 
 VERSION = 1
-MAGIC_JOURNAL = b"RDSJRNL\x00"
-MAGIC_SNAPSHOT = b"RDSSNAP\x00"
+MAGIC = {"journal": b"RDSJRNL\x00", "snapshot": b"RDSSNAP\x00"}
 
 _HEADER = struct.Struct("<8sHHHHQQ")
 HEADER_SIZE = _HEADER.size + 4  # 36
@@ -80,7 +79,12 @@ class FileName(NamedTuple):
 
 
 def file_name(kind: str, gen: int, copy: int, tmp: bool = False) -> str:
-    """The name of a store file; ``parse_name`` inverts it."""
+    """The name of a store file; ``parse_name`` inverts it.
+
+    pre: kind in ("journal", "snapshot")
+    pre: gen >= 0 and copy >= 0
+    post: parse_name(__return__) == FileName(kind, gen, copy, tmp)
+    """
     return f"{kind}.{gen}.{copy}" + (".tmp" if tmp else "")
 
 
@@ -125,7 +129,7 @@ class Damage:
 
 @dataclass(frozen=True)
 class Header:
-    magic: bytes
+    kind: str  # "journal" or "snapshot"
     version: int
     codec: int
     copies: int
@@ -133,34 +137,52 @@ class Header:
     seq: int
 
 
-def encode_header(magic: bytes, codec: int, copies: int, gen: int, seq: int) -> bytes:
-    """The 36-byte header of a journal or snapshot file."""
-    body = _HEADER.pack(magic, VERSION, codec, copies, 0, gen, seq)
+def encode_header(kind: str, codec: int, copies: int, gen: int, seq: int) -> bytes:
+    """The 36-byte header of a ``kind`` ("journal" or "snapshot") file.
+
+    pre: kind in MAGIC
+    pre: 0 <= codec < 2**16 and 0 < copies < 2**16 and 0 <= gen < 2**64 and 0 <= seq < 2**64
+    post: len(__return__) == HEADER_SIZE
+    post: decode_header(__return__, kind) == (Header(kind, VERSION, codec, copies, gen, seq), None)
+    post: all(decode_header(_flip(__return__, i), kind)[0] is None for i in range(HEADER_SIZE))
+    """
+    body = _HEADER.pack(MAGIC[kind], VERSION, codec, copies, 0, gen, seq)
     return body + struct.pack("<I", crc32(body))
 
 
-def decode_header(data: bytes, magic: bytes) -> Tuple[Optional[Header], Optional[Damage]]:
-    """Decode and check a header.  A header with a newer version is returned (not judged) for the caller."""
+def decode_header(data: bytes, kind: str) -> Tuple[Optional[Header], Optional[Damage]]:
+    """Decode and check a ``kind`` file's header.  A newer version is returned (not judged) for the caller."""
     if len(data) < HEADER_SIZE:
         return None, Damage("short-header", len(data), f"{len(data)} of {HEADER_SIZE} bytes")
-    if bytes(data[:8]) != magic:
+    if bytes(data[:8]) != MAGIC[kind]:
         return None, Damage("bad-magic", 0)
     (stored,) = struct.unpack_from("<I", data, _HEADER.size)
     if not intact(stored, bytes(data[: _HEADER.size])):
         return None, Damage("bad-header-crc", 0)
-    got_magic, version, codec, copies, _flags, gen, seq = _HEADER.unpack_from(data, 0)
-    return Header(got_magic, version, codec, copies, gen, seq), None
+    _magic, version, codec, copies, _flags, gen, seq = _HEADER.unpack_from(data, 0)
+    return Header(kind, version, codec, copies, gen, seq), None
 
 
 # -- journal frames ------------------------------------------------------------------------------------------
 
 
 def encode_frame(seq: int, payload: bytes) -> bytes:
-    """One journal frame: checksum, length, sequence number, payload."""
+    """One journal frame: checksum, length, sequence number, payload.
+
+    pre: 0 <= seq < 2**64 and len(payload) < 64
+    post: scan_frames(__return__, 0, seq) == JournalScan([Frame(seq, 0, len(__return__))], len(__return__), None)
+    post: all(scan_frames(_flip(__return__, i), 0, seq).frames == [] for i in range(len(__return__)))
+    post: scan_frames(__return__[:-1], 0, seq).damage == Damage("truncated", 0, f"frame for seq {seq}")
+    """
     if len(payload) > MAX_RECORD:
         raise ValueError(f"a journal record holds at most {MAX_RECORD} bytes, not {len(payload)}")
     fields = struct.pack("<IQ", len(payload), seq)
     return struct.pack("<I", crc32(payload, crc32(fields))) + fields + payload
+
+
+def _flip(data: bytes, index: int) -> bytes:
+    """``data`` with every bit of byte ``index`` inverted (for the contracts above)."""
+    return data[:index] + bytes([data[index] ^ 0xFF]) + data[index + 1 :]
 
 
 def _frame_at(data: bytes, offset: int) -> Tuple[Optional[Tuple[int, int]], Optional[str]]:
@@ -171,7 +193,7 @@ def _frame_at(data: bytes, offset: int) -> Tuple[Optional[Tuple[int, int]], Opti
     end = offset + FRAME_HEADER_SIZE + length
     if end > len(data):
         return None, "truncated"
-    if not intact(stored, data[offset + 4 : end]):
+    if not intact(stored, bytes(data[offset + 4 : end])):
         return None, "bad-crc"
     return (seq, end), None
 
@@ -199,9 +221,8 @@ def scan_frames(data: bytes, start: int, first_seq: int) -> JournalScan:
     frames: List[Frame] = []
     offset = start
     expected = first_seq
-    view = memoryview(data)
     while offset < len(data):
-        found, problem = _frame_at(view, offset)  # type: ignore[arg-type]
+        found, problem = _frame_at(data, offset)
         if found is None:
             damage = Damage(problem or "bad-crc", offset, f"frame for seq {expected}")
             return JournalScan(frames, offset, damage)
@@ -223,14 +244,13 @@ def find_frame_after(data: bytes, offset: int, expected: int) -> Optional[int]:
     which bounds the cost (one substring search per number); a damaged run of more records than that reads as a
     torn tail.  Returns None when no such frame exists.
     """
-    view = memoryview(data)
     for seq in range(expected, expected + RESYNC_WINDOW + 1):
         pattern = struct.pack("<Q", seq)
         position = data.find(pattern, offset + 8)
         while position != -1:
             start = position - 8
             if start >= offset:
-                found, _ = _frame_at(view, start)  # type: ignore[arg-type]
+                found, _ = _frame_at(data, start)
                 if found is not None and found[0] == seq:
                     return seq
             position = data.find(pattern, position + 1)
@@ -241,7 +261,12 @@ def find_frame_after(data: bytes, offset: int, expected: int) -> Optional[int]:
 
 
 def encode_snapshot_body(payload: bytes) -> bytes:
-    """The body that follows a snapshot's header: length, checksum, payload."""
+    """The body that follows a snapshot's header: length, checksum, payload.
+
+    pre: len(payload) < 64
+    post: decode_snapshot_body(bytes(HEADER_SIZE) + __return__) == (payload, None)
+    post: all(decode_snapshot_body(bytes(36) + _flip(__return__, i))[0] is None for i in range(len(__return__)))
+    """
     length = struct.pack("<Q", len(payload))
     return length + struct.pack("<I", crc32(payload, crc32(length))) + payload
 
@@ -255,9 +280,9 @@ def decode_snapshot_body(data: bytes) -> Tuple[Optional[bytes], Optional[Damage]
     end = start + SNAP_BODY_SIZE + length
     if end > len(data):
         return None, Damage("truncated", start, f"snapshot body of {length} bytes")
-    view = memoryview(data)
-    if not intact(stored, view[start : start + 8], view[start + SNAP_BODY_SIZE : end]):
+    payload = bytes(data[start + SNAP_BODY_SIZE : end])
+    if not intact(stored, bytes(data[start : start + 8]), payload):
         return None, Damage("bad-crc", start, "snapshot body")
     if end != len(data):
         return None, Damage("trailing-bytes", end, f"{len(data) - end} bytes after the snapshot body")
-    return bytes(view[start + SNAP_BODY_SIZE : end]), None
+    return payload, None

@@ -15,6 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 
+def wrap_after(last: Any, minimum: int, maximum: int) -> int:
+    """The ID after ``last`` in the cycle ``minimum .. maximum`` (``minimum`` for anything outside it).
+
+    pre: minimum <= maximum
+    post: minimum <= __return__ <= maximum
+    post: __return__ == last + 1 if (type(last) is int and minimum <= last < maximum) else __return__ == minimum
+    """
+    if type(last) is not int or not minimum <= last < maximum:
+        return minimum
+    return last + 1
+
+
 class IDGenerator:
     """IDs ``minimum, minimum + 1, ..., maximum``, then ``minimum`` again.
 
@@ -40,9 +52,7 @@ class IDGenerator:
 
         An ID outside the range (a store written with other bounds) restarts the cycle at ``minimum``.
         """
-        if not isinstance(last, int) or isinstance(last, bool) or not self.minimum <= last < self.maximum:
-            return self.minimum
-        return last + 1
+        return wrap_after(last, self.minimum, self.maximum)
 
     def __repr__(self) -> str:
         return f"IDGenerator(maximum={self.maximum}, minimum={self.minimum})"

@@ -63,6 +63,33 @@ class Recovered:
     events: List[str] = field(default_factory=list)  # what was discarded or repaired, for the log
 
 
+def canonical_copy(frame_counts: List[int]) -> int:
+    """Which journal copy is canonical: the one with the most intact frames, the first of them on a tie.
+
+    pre: len(frame_counts) > 0
+    post: frame_counts[__return__] == max(frame_counts)
+    post: all(count < max(frame_counts) for count in frame_counts[:__return__])
+    """
+    best = 0
+    for index, count in enumerate(frame_counts):
+        if count > frame_counts[best]:
+            best = index
+    return best
+
+
+def judge_damage(later_seq: Optional[int], canonical_last_seq: int) -> str:
+    """What damage in a journal copy means, given the seq of an intact frame found after it (None: none found).
+
+    "torn": nothing intact follows, so a crash cut the last append; "repaired": intact frames follow, but the
+    canonical copy holds them all; "beyond": intact frames follow that no copy holds past the damage.
+
+    post: __return__ == ("torn" if later_seq is None else "beyond" if later_seq > canonical_last_seq else "repaired")
+    """
+    if later_seq is None:
+        return "torn"
+    return "beyond" if later_seq > canonical_last_seq else "repaired"
+
+
 def _check_version(header: fmt.Header, name: str) -> None:
     if header.version > fmt.VERSION:
         raise FormatVersionError(
@@ -91,7 +118,7 @@ def _holds_records(data: Optional[bytes]) -> bool:
     """Does an orphan journal (one without a snapshot) hold any intact record?"""
     if data is None:
         return False
-    header, damage = fmt.decode_header(data, fmt.MAGIC_JOURNAL)
+    header, damage = fmt.decode_header(data, "journal")
     if header is None:
         return False
     return bool(fmt.scan_frames(data, fmt.HEADER_SIZE, header.seq + 1).frames)
@@ -167,7 +194,7 @@ def _recover_snapshot(result: Recovered, parsed: Dict[str, fmt.FileName], read: 
         if data is None:
             damaged.append((name, fmt.Damage("missing", 0)))
             return
-        header, damage = fmt.decode_header(data, fmt.MAGIC_SNAPSHOT)
+        header, damage = fmt.decode_header(data, "snapshot")
         if header is not None:
             _check_version(header, name)
             if header.gen != gen or (copies is not None and header.copies != copies) or copy >= header.copies:
@@ -236,7 +263,7 @@ def _recover_journal(
         if data is None:
             found.append(_Copy(name, None, None, fmt.Damage("missing", 0)))
             continue
-        header, damage = fmt.decode_header(data, fmt.MAGIC_JOURNAL)
+        header, damage = fmt.decode_header(data, "journal")
         if header is not None:
             _check_version(header, name)
             _check_codec(header, name, codec)
@@ -257,7 +284,7 @@ def _recover_journal(
             found[0].name,
             found[0].damage.offset if found[0].damage else 0,
         )
-    canon = max(readable, key=lambda c: len(c.scan.frames))  # type: ignore[union-attr]
+    canon = readable[canonical_copy([len(c.scan.frames) for c in readable])]  # type: ignore[union-attr]
     assert canon.scan is not None and canon.data is not None
     canonical = canon.data[: canon.scan.end]
     last_seq = result.snapshot_seq + len(canon.scan.frames)
@@ -271,8 +298,9 @@ def _recover_journal(
         damage = c.scan.damage
         if damage is None:
             continue
-        later = _later_seq(c.data, damage.offset, result.snapshot_seq + len(c.scan.frames) + 1)
-        if later is not None and later > last_seq:
+        later = fmt.find_frame_after(c.data, damage.offset + 1, result.snapshot_seq + len(c.scan.frames) + 1)
+        verdict = judge_damage(later, last_seq)
+        if verdict == "beyond":
             message = (
                 f"{c.name}: {damage.describe()}, and intact records follow it that no other copy holds "
                 f"(damage beyond the store's redundancy of {copies})"
@@ -280,7 +308,7 @@ def _recover_journal(
             if not repair:
                 raise CorruptionError(message, c.name, damage.offset)
             result.events.append(message + "; repair keeps the records before the damage")
-        elif later is not None:
+        elif verdict == "repaired":
             result.events.append(f"{c.name}: {damage.describe()}; rewritten from {canon.name}")
         elif c is canon or len(c.scan.frames) == len(canon.scan.frames):
             result.events.append(f"{c.name}: torn tail at offset {damage.offset} discarded (never acknowledged)")
@@ -315,8 +343,3 @@ def _recover_journal(
         ) from None
     result.last_seq = last_seq
     result.journal = canonical
-
-
-def _later_seq(data: bytes, offset: int, expected: int) -> Optional[int]:
-    """The sequence number of an intact frame after ``offset`` (see ``_format.valid_frame_after``), or None."""
-    return fmt.find_frame_after(data, offset + 1, expected)

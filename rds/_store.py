@@ -271,7 +271,7 @@ class Store:
     def _write_generation(self, gen: int, payload: bytes) -> None:
         """Write generation ``gen`` (``self.copies`` copies) holding the current state; delete the one before it."""
         copies = self.copies
-        header_j = fmt.encode_header(fmt.MAGIC_JOURNAL, self.codec.codec_id, copies, gen, self.last_seq)
+        header_j = fmt.encode_header("journal", self.codec.codec_id, copies, gen, self.last_seq)
         for copy in range(copies):
             fd = self.fs.open(self._file(fmt.file_name("journal", gen, copy)), self.fs.REPLACE)
             try:
@@ -281,7 +281,7 @@ class Store:
                 self.fs.close(fd)
         self.fs.fsync_dir(self.path)
         snapshot = fmt.encode_header(
-            fmt.MAGIC_SNAPSHOT, self.codec.codec_id, copies, gen, self.last_seq
+            "snapshot", self.codec.codec_id, copies, gen, self.last_seq
         ) + fmt.encode_snapshot_body(payload)
         for copy in range(copies):
             self._write_file_beside(fmt.file_name("snapshot", gen, copy), snapshot)

@@ -341,7 +341,7 @@ class Campaign:
     def _last_frame_start(name: str, data: bytes) -> Optional[int]:
         if not name.startswith("journal") or len(data) < fmt.HEADER_SIZE:
             return None
-        header, _ = fmt.decode_header(data, fmt.MAGIC_JOURNAL)
+        header, _ = fmt.decode_header(data, "journal")
         if header is None:
             return None
         frames = fmt.scan_frames(data, fmt.HEADER_SIZE, header.seq + 1).frames

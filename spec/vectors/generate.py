@@ -100,7 +100,7 @@ class Vector:
 
 
 def _frames(data: bytes) -> List[fmt.Frame]:
-    header, _ = fmt.decode_header(data, fmt.MAGIC_JOURNAL)
+    header, _ = fmt.decode_header(data, "journal")
     assert header is not None
     return fmt.scan_frames(data, fmt.HEADER_SIZE, header.seq + 1).frames
 
@@ -214,7 +214,7 @@ def build(out: pathlib.Path) -> None:
     d = store("interrupted-compaction", "the journals of generation 1 exist but its snapshot does not: generation 0")
     d["a"] = 1
     finish(d)
-    header = fmt.encode_header(fmt.MAGIC_JOURNAL, 0, 1, 1, 1)
+    header = fmt.encode_header("journal", 0, 1, 1, 1)
     (out / "interrupted-compaction" / "store" / "journal.1.0").write_bytes(header)
 
     d = store("beyond-redundancy", "one copy, a middle frame damaged: an error naming journal.0.0 and its offset")

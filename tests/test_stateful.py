@@ -1,0 +1,210 @@
+"""Hypothesis stateful models of a store, with crashes, power cuts, torn writes, corruption and reopens as rules.
+
+The machine drives a real RDSDict through the simulator's seam (sim.simfs.SimFS) over pyfakefs.  Its model is
+a plain dict and the expected last ID, updated by sim.workloads.model_step, which never calls the library's
+replay code.  Invariants: the store equals the model and its last_id the model's; after a crash the recovered
+state is the one before the interrupted modification or the one after it, and the model follows what was
+recovered.
+
+Each example owns its pyfakefs Patcher, so hypothesis's example database stays on the real disk.
+Profiles (tests/conftest.py): ``ci`` by default, ``long`` with HYPOTHESIS_PROFILE=long.
+"""
+
+import copy
+import os
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from pyfakefs.fake_filesystem_unittest import Patcher
+
+import rds
+from sim.simfs import Fault, SimFS, SimulatedCrash, materialize
+from sim.workloads import model_step, run_step
+
+ROOT = "/machine"
+ID_MAX = 5  # small, so IDs wrap within an example
+keys = st.sampled_from(["a", "b", "c", 1, (2, "t")])
+values = st.one_of(
+    st.none(),
+    st.integers(-(2**70), 2**70),
+    st.text(max_size=3),
+    st.binary(max_size=3),
+    st.just("x" * 700),  # crosses a sector boundary: torn writes can cut it
+    st.lists(st.integers(), max_size=3),
+    st.tuples(st.integers(), st.text(max_size=2)),
+    st.dictionaries(st.integers(0, 3), st.booleans(), max_size=2),
+    st.frozensets(st.integers(0, 5), max_size=3),
+)
+steps = st.one_of(
+    st.tuples(st.just("set"), keys, values),
+    st.tuples(st.just("del"), keys),
+    st.tuples(st.just("pop"), keys),
+    st.tuples(st.just("popitem")),
+    st.tuples(st.just("setdefault"), keys, values),
+    st.tuples(st.just("update"), st.dictionaries(keys, values, max_size=3)),
+    st.tuples(st.just("ior"), st.lists(st.tuples(keys, values), max_size=2)),
+    st.tuples(st.just("clear")),
+)
+
+
+class StoreMachine(RuleBasedStateMachine):
+    switches: frozenset = frozenset()  # the simulator's self-test breakages, for the can-it-fail test
+
+    def __init__(self):
+        super().__init__()
+        self.patcher = Patcher()
+        self.patcher.setUp()
+        os.makedirs(ROOT)
+        self.fs = None
+        self.d = None
+        self.model: dict = {}
+        self.count = 0  # modifications so far: the model's last ID is derived from it
+
+    def model_id(self, count=None):
+        count = self.count if count is None else count
+        return None if count == 0 else (count - 1) % ID_MAX + 1
+
+    def open(self, redundancy=None, tree=None):
+        self.fs = SimFS(ROOT, switches=self.switches)
+        if tree is not None:
+            self.fs.load(tree)
+        self.d = rds.RDSDict(
+            ROOT,
+            "s",
+            redundancy=redundancy,
+            fs=self.fs,
+            compact_min_bytes=300,
+            id_generator=rds.IDGenerator(maximum=ID_MAX),
+        )
+
+    @initialize(redundancy=st.integers(1, 3))
+    def start(self, redundancy):
+        self.redundancy = redundancy
+        self.open(redundancy)
+
+    def teardown(self):
+        if self.fs is not None and not self.fs.dead and self.d is not None:
+            self.d.close()
+        self.patcher.tearDown()
+
+    # -- modifications ---------------------------------------------------------------------------------------
+
+    @rule(step=steps)
+    def modify(self, step):
+        expected = copy.deepcopy(self.model)
+        kind = model_step(expected, step)
+        try:
+            run_step(self.d, step)
+        except KeyError:
+            assert kind == "error", f"{step!r} raised KeyError; the model says {kind}"
+            return
+        assert kind != "error", f"{step!r} should have raised KeyError"
+        if kind == "mod":
+            self.model, self.count = expected, self.count + 1
+
+    @rule()
+    def reopen(self):
+        self.d.close()
+        self.open(tree=self.fs.current())
+
+    @rule()
+    def compact(self):
+        self.d.compact()
+
+    # -- faults ----------------------------------------------------------------------------------------------
+
+    @rule(
+        step=steps,
+        after=st.integers(0, 40),
+        kind=st.sampled_from(["process crash", "power loss", "torn write"]),
+        pick=st.integers(0, 10**6),
+    )
+    def crash(self, step, after, kind, pick):
+        """Run ``step`` but crash ``after`` calls into it (or right after it, if it makes fewer calls)."""
+        before, before_count = copy.deepcopy(self.model), self.count
+        expected = copy.deepcopy(self.model)
+        is_mod = model_step(expected, step) == "mod"
+        self.fs.fault = Fault("torn" if kind == "torn write" else "crash", self.fs.calls + after)
+        try:
+            run_step(self.d, step)
+        except (SimulatedCrash, KeyError):
+            pass
+        fs = self.fs
+        fs.fault = None
+        for fd in list(fs.fds):
+            rds.FileSystem.close(fs, fd)
+        fs.fds.clear()
+        fs.dead = True
+        if kind == "process crash":
+            states = [fs.current()]
+        elif kind == "power loss":
+            states = [tree for _, tree in fs.power_loss_states()]
+        else:
+            states = [tree for _, tree in fs.torn_states()] or [fs.current()]
+        tree = states[pick % len(states)]
+        materialize(ROOT, tree)
+        try:
+            self.open(tree=tree)
+        except rds.RDSError as exc:
+            raise AssertionError(f"after a {kind}: reopening failed: {exc!r}") from exc
+        got = dict(self.d)
+        if is_mod and got == expected and self.d.last_id == self.model_id(before_count + 1):
+            self.model, self.count = expected, before_count + 1
+        else:
+            assert got == before, f"after a {kind}: recovered {got!r}; expected {before!r} or {expected!r}"
+            assert self.d.last_id == self.model_id(before_count)
+
+    @precondition(lambda self: getattr(self, "redundancy", 1) >= 2)
+    @rule(which=st.integers(0, 100), offset=st.integers(0, 10**6), how=st.sampled_from(["flip", "zero", "delete"]))
+    def corrupt(self, which, offset, how):
+        """Damage one file, within the redundancy: nothing may be lost."""
+        self.d.close()
+        tree = self.fs.current()
+        files = sorted(p for p, c in tree.items() if c is not None and not p.endswith("LOCK"))
+        path = files[which % len(files)]
+        data = tree[path]
+        if how == "delete" or not data:
+            del tree[path]
+        else:
+            at = offset % len(data)
+            tree[path] = data[:at] + bytes([0 if how == "zero" else data[at] ^ 0xFF]) + data[at + 1 :]
+        materialize(ROOT, tree)
+        self.open(tree=tree)
+
+    @invariant()
+    def matches_the_model(self):
+        if self.d is not None:
+            assert dict(self.d) == self.model
+            assert self.d.last_id == self.model_id()
+
+
+StoreMachine.TestCase.settings = settings(settings.default, stateful_step_count=20)
+TestStore = StoreMachine.TestCase
+
+
+class NoFileSyncMachine(StoreMachine):
+    switches = frozenset({"no-file-sync"})
+
+
+def test_the_machine_catches_a_store_that_never_syncs_files():
+    with pytest.raises(AssertionError, match="after a power loss"):
+        run_state_machine_as_test(
+            NoFileSyncMachine,
+            settings=settings(
+                max_examples=300,
+                stateful_step_count=25,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.generate],  # finding the bug is the point; shrinking it would take minutes
+            ),
+        )
