@@ -4,13 +4,15 @@ Every modification of an ``RDSDict`` is written to a checksummed, redundant jour
 returns; reopening after any crash restores the state after the last completed modification, with its ID.
 """
 
-from ._codec import Codec, MsgpackCodec, PickleCodec
+from ._codec import Codec, MsgpackCodec, PickleCodec, register_type
 from ._dict import RDSDict
 from ._fs import FileSystem
 from ._ids import IDGenerator
+from ._list import RDSList
 from .errors import (
     CodecMismatchError,
     CorruptionError,
+    DetachedError,
     FormatVersionError,
     LockedError,
     NotAStoreError,
@@ -20,6 +22,7 @@ from .errors import (
     StoreFailedError,
     UnsupportedTypeError,
 )
+from .rds_subtypes import RDSSubBase, registerRDSSubType
 
 __version__ = "0.1.0"
 
@@ -27,6 +30,7 @@ __all__ = [
     "Codec",
     "CodecMismatchError",
     "CorruptionError",
+    "DetachedError",
     "FileSystem",
     "FormatVersionError",
     "IDGenerator",
@@ -36,8 +40,12 @@ __all__ = [
     "PickleCodec",
     "RDSDict",
     "RDSError",
+    "RDSList",
+    "RDSSubBase",
     "ReadOnlyError",
     "StoreClosedError",
     "StoreFailedError",
     "UnsupportedTypeError",
+    "registerRDSSubType",
+    "register_type",
 ]

@@ -10,6 +10,7 @@ ext code    meaning (the ext payload is itself one MessagePack value)
 2           set: an array of its items
 3           frozenset: an array of its items
 4           int outside [-2**63, 2**64): its two's-complement big-endian bytes, shortest form
+5           a registered custom class: the array ``[tag, state]`` (``register_type``)
 ==========  =====================================================================================
 
 Packing is strict about types: a subclass of a supported type (``OrderedDict``, an ``IntEnum``, a namedtuple)
@@ -24,7 +25,7 @@ requires passing the codec explicitly.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Dict
+from typing import Any, Callable, Dict, Tuple
 
 import msgpack
 
@@ -34,7 +35,24 @@ EXT_TUPLE = 1
 EXT_SET = 2
 EXT_FROZENSET = 3
 EXT_BIGINT = 4
+EXT_CUSTOM = 5
 
+#: Classes the msgpack codec stores by tag: class -> (tag, encode); tag -> decode.
+_CUSTOM_ENCODERS: Dict[type, Tuple[str, Callable[[Any], Any]]] = {}
+_CUSTOM_DECODERS: Dict[str, Callable[[Any], Any]] = {}
+
+
+def register_type(cls: type, tag: str, encode: Callable[[Any], Any], decode: Callable[[Any], Any]) -> None:
+    """Let the msgpack codec store instances of ``cls``: ``encode(obj)`` returns a storable value and
+    ``decode(value)`` rebuilds the object.  ``tag`` names the class in the files; keep it stable, and register
+    it before opening a store that holds such objects."""
+    if not isinstance(tag, str) or not tag:
+        raise TypeError("the tag must be a non-empty string")
+    _CUSTOM_ENCODERS[cls] = (tag, encode)
+    _CUSTOM_DECODERS[tag] = decode
+
+
+_NATIVE = (dict, list, str, bytes, float, bool, int, type(None))
 _SUPPORTED = "None, bool, int, float, str, bytes, list, tuple, dict, set and frozenset"
 
 
@@ -76,13 +94,19 @@ class MsgpackCodec(Codec):
             return msgpack.ExtType(EXT_FROZENSET, self._canonical_array(value))
         if kind is int:  # only reached for ints msgpack cannot hold natively
             return msgpack.ExtType(EXT_BIGINT, _bigint_bytes(value))
+        custom = _CUSTOM_ENCODERS.get(kind)
+        if custom is not None:
+            return msgpack.ExtType(EXT_CUSTOM, self.dumps([custom[0], custom[1](value)]))
         plain = getattr(value, "_rds_plain", None)
-        if plain is not None:  # RDS's own containers store the plain value they hold
-            return plain()
+        if plain is not None:  # RDS's own containers (and custom values) store the plain value they hold
+            value = plain()
+            if type(value) in _NATIVE and not (type(value) is int and not -(2**63) <= value < 2**64):
+                return value
+            return self._default(value)
         raise UnsupportedTypeError(
             f"cannot store a value of type {kind.__module__}.{kind.__qualname__}: "
             f"the msgpack codec stores {_SUPPORTED} (subclasses are refused because they would come back "
-            "as the base type)"
+            "as the base type); to store your own class, register it with rds.register_type(cls, tag, encode, decode)"
         )
 
     def _canonical_array(self, items: Any) -> bytes:
@@ -107,6 +131,12 @@ class MsgpackCodec(Codec):
             return frozenset(self.loads(data))
         if code == EXT_BIGINT:
             return int.from_bytes(data, "big", signed=True)
+        if code == EXT_CUSTOM:
+            tag, state = self.loads(data)
+            decode = _CUSTOM_DECODERS.get(tag)
+            if decode is None:
+                raise ValueError(f"a value of custom type {tag!r}, which is not registered: call rds.register_type")
+            return decode(state)
         raise ValueError(f"unknown MessagePack extension type {code}")
 
     def dumps(self, value: Any) -> bytes:

@@ -19,7 +19,7 @@ checksum does not apply, which the caller reports as damage.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
 
 def _ours(target: Any) -> bool:
@@ -28,7 +28,7 @@ def _ours(target: Any) -> bool:
 
 
 class Operation(NamedTuple):
-    container: type
+    container: Any  # the type (or types) of container it changes
     arity: int
     apply: Callable[..., None]
 
@@ -73,12 +73,147 @@ def _dict_clear(target: Dict[int, int]) -> None:
     dict.clear(target) if _ours(target) else target.clear()
 
 
+def _method(target: Any, base: type, name: str) -> Callable[..., Any]:
+    """``target``'s method ``name``, bypassing RDS's journaling overrides on its own containers."""
+    return getattr(base, name).__get__(target) if _ours(target) else getattr(target, name)
+
+
+def _list_set(target: List[Any], index: int, value: Any) -> None:
+    """Replay ``lset``: ``target[index] = value``.  pre: 0 <= index < len(target)"""
+    _method(target, list, "__setitem__")(index, value)
+
+
+def _list_set_slice(target: List[Any], start: int, stop: int, step: int, values: List[Any]) -> None:
+    """Replay ``lsetslice``: ``target[start:stop:step] = values``."""
+    _method(target, list, "__setitem__")(slice(start, stop, step), values)
+
+
+def _list_delete(target: List[Any], index: int) -> None:
+    """Replay ``ldel``: ``del target[index]``."""
+    _method(target, list, "__delitem__")(index)
+
+
+def _list_delete_slice(target: List[Any], start: int, stop: int, step: int) -> None:
+    """Replay ``ldelslice``: ``del target[start:stop:step]``."""
+    _method(target, list, "__delitem__")(slice(start, stop, step))
+
+
+def _list_insert(target: List[Any], index: int, value: Any) -> None:
+    """Replay ``insert``: ``target.insert(index, value)`` (``index`` already within ``0 .. len(target)``)."""
+    _method(target, list, "insert")(index, value)
+
+
+def _list_append(target: List[Any], value: Any) -> None:
+    """Replay ``append``.
+
+    post: len(target) == len(__old__.target) + 1
+    post: target[:-1] == __old__.target and target[-1] == value
+    """
+    _method(target, list, "append")(value)
+
+
+def _list_extend(target: List[Any], values: List[Any]) -> None:
+    """Replay ``extend``.
+
+    post: target == __old__.target + values
+    """
+    _method(target, list, "extend")(values)
+
+
+def _list_reorder(target: List[Any], order: List[int]) -> None:
+    """Replay ``reorder`` (what ``sort`` records): item ``i`` becomes the old item ``order[i]``.
+
+    pre: sorted(order) == list(range(len(target)))
+    post: target == [__old__.target[i] for i in order]
+    """
+    items = list(target)
+    _method(target, list, "__setitem__")(slice(None), [items[i] for i in order])
+
+
+def _list_reverse(target: List[Any]) -> None:
+    """Replay ``reverse``.
+
+    post: target == __old__.target[::-1]
+    """
+    _method(target, list, "reverse")()
+
+
+def _list_repeat(target: List[Any], times: int) -> None:
+    """Replay ``repeat`` (``*=``).
+
+    post: target == __old__.target * times
+    """
+    _method(target, list, "__imul__")(times)
+
+
+def _list_clear(target: List[Any]) -> None:
+    """Replay ``lclear``.
+
+    post: target == []
+    """
+    _method(target, list, "clear")()
+
+
+def _set_add(target: Set[Any], items: List[Any]) -> None:
+    """Replay ``sadd``: add every item.
+
+    post: target == __old__.target | set(items)
+    """
+    add = _method(target, set, "add")
+    for item in items:
+        add(item)
+
+
+def _set_discard(target: Set[Any], items: List[Any]) -> None:
+    """Replay ``sdiscard``: discard every item.
+
+    post: target == __old__.target - set(items)
+    """
+    discard = _method(target, set, "discard")
+    for item in items:
+        discard(item)
+
+
+def _set_clear(target: Set[Any]) -> None:
+    """Replay ``sclear``.
+
+    post: target == set()
+    """
+    _method(target, set, "clear")()
+
+
+def _replace(target: Any, key: Any, value: Any) -> None:
+    """Replay ``replace`` (a custom value saved whole): ``target[key] = value`` in a map or a list."""
+    base = dict if isinstance(target, dict) else list
+    if base is list and not 0 <= key < len(target):
+        raise IndexError(f"replace at index {key} of a list of {len(target)}")
+    _method(target, base, "__setitem__")(key, value)
+
+
 OPERATIONS: Dict[str, Operation] = {
     # dict
     "set": Operation(dict, 2, _dict_set),
     "del": Operation(dict, 1, _dict_delete),
     "update": Operation(dict, 1, _dict_update),
     "clear": Operation(dict, 0, _dict_clear),
+    # list
+    "lset": Operation(list, 2, _list_set),
+    "lsetslice": Operation(list, 4, _list_set_slice),
+    "ldel": Operation(list, 1, _list_delete),
+    "ldelslice": Operation(list, 3, _list_delete_slice),
+    "insert": Operation(list, 2, _list_insert),
+    "append": Operation(list, 1, _list_append),
+    "extend": Operation(list, 1, _list_extend),
+    "reorder": Operation(list, 1, _list_reorder),
+    "reverse": Operation(list, 0, _list_reverse),
+    "repeat": Operation(list, 1, _list_repeat),
+    "lclear": Operation(list, 0, _list_clear),
+    # set
+    "sadd": Operation(set, 1, _set_add),
+    "sdiscard": Operation(set, 1, _set_discard),
+    "sclear": Operation(set, 0, _set_clear),
+    # a custom value, saved whole
+    "replace": Operation((dict, list), 2, _replace),
 }
 
 
@@ -109,7 +244,7 @@ def apply(root: Any, op: Sequence[Any]) -> None:
         raise ReplayError(f"operation {code!r} takes {spec.arity} arguments, not {len(args)}")
     target = resolve(root, path)
     if not isinstance(target, spec.container):
-        raise ReplayError(f"operation {code!r} applies to a {spec.container.__name__}, not {type(target).__name__}")
+        raise ReplayError(f"operation {code!r} does not apply to a {type(target).__name__}")
     try:
         spec.apply(target, *args)
     except (KeyError, IndexError, TypeError, ValueError) as exc:

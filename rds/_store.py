@@ -31,7 +31,6 @@ from ._codec import Codec, MsgpackCodec
 from ._fs import DEFAULT, FileSystem
 from ._ids import IDGenerator
 from ._recovery import Recovered, check_folder, recover
-from ._replay import apply_all
 from .errors import (
     CorruptionError,
     LockedError,
@@ -87,6 +86,7 @@ class Store:
         self.failed: Optional[BaseException] = None
         self.closed = False
         self.events: List[str] = []
+        self.turn: Any = None  # the custom value whose method holds the lock (rds_subtypes)
         self._lock_fd: Optional[int] = None
         self._journal_fds: List[int] = []
         self.root_type = root_type
@@ -321,10 +321,12 @@ class Store:
     def next_id(self) -> Any:
         return self.ids.first() if self.last_seq == 0 else self.ids.after(self.last_id)
 
-    def commit(self, root: Any, ops: List[list], apply: Callable[[Any, List[list]], None] = apply_all) -> Any:
+    def commit(self, root: Any, ops: List[list], prepare: Callable[[Any, List[list]], Callable[[], None]]) -> Any:
         """Make one modification durable, then apply it to ``root``; returns its ID.  Caller holds ``lock``.
 
-        If this raises, neither memory nor (before a crash) the acknowledged disk state changed.
+        ``prepare(root, decoded_ops)`` readies the change to memory and returns the function that makes it; it
+        runs before anything is written, so a value memory cannot hold fails with nothing changed.  If this
+        raises, neither memory nor (before a crash) the acknowledged disk state changed.
         """
         self.check_writable()
         record_id = self.next_id()
@@ -333,9 +335,9 @@ class Store:
             # Decode before writing: a value that encodes but cannot be read back (msgpack's unpacker has a
             # stricter depth limit than its packer) must fail here, not after it is durable.  Memory then gets
             # these decoded copies, exactly what a reopen rebuilds.
-            decoded_ops = self.codec.loads(payload)[1]
+            finish = prepare(root, self.codec.loads(payload)[1])
         except Exception as exc:  # noqa: BLE001
-            raise UnsupportedTypeError(f"this value cannot be read back once stored: {exc!r}") from None
+            raise UnsupportedTypeError(f"this value cannot be stored and read back: {exc!r}") from None
         if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
             self.compact(root)
         frame = fmt.encode_frame(self.last_seq + 1, payload)
@@ -350,7 +352,7 @@ class Store:
         self.last_seq += 1
         self.last_id = record_id
         self.journal_size += len(frame)
-        apply(root, decoded_ops)
+        finish()
         return record_id
 
     def compact(self, root: Any) -> None:

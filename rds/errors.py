@@ -65,5 +65,13 @@ class StoreFailedError(RDSError):
     """
 
 
+class DetachedError(RDSError):
+    """A tracked container (or custom value) that has left its store was modified.
+
+    Once a nested container is deleted, popped, cleared away or overwritten, it no longer belongs to the store,
+    and changing it would change nothing on disk; RDS raises instead of silently losing the write.
+    """
+
+
 class UnsupportedTypeError(RDSError, TypeError):
     """A value the store's codec cannot encode; the modification changed nothing."""

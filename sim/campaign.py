@@ -55,9 +55,17 @@ class Execution:
     store: Any
 
 
+def _kind(value: Any) -> type:
+    """A value's type, counting RDS's tracked containers as the built-in type they extend."""
+    kind = type(value)
+    return kind.__mro__[-2] if kind.__module__.startswith("rds.") else kind
+
+
 def same(a: Any, b: Any) -> bool:
-    """Equal and of the same type all the way down, with dicts in the same order (1 == 1.0 == True hides changes)."""
-    if type(a) is not type(b):
+    """Equal and of the same type all the way down, with dicts in the same order (1 == 1.0 == True hides changes).
+
+    RDS's tracked containers count as the built-in types they extend."""
+    if _kind(a) is not _kind(b):
         return False
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))

@@ -52,6 +52,8 @@ VALUES: Dict[str, Any] = {
 
 def tag(value: Any) -> Any:
     kind = type(value)
+    if kind.__module__.startswith("rds."):  # a tracked container counts as the built-in type it extends
+        kind = kind.__mro__[-2]
     if value is None:
         return ["none", None]
     if kind is bool:

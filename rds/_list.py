@@ -1,0 +1,67 @@
+"""``RDSList``: a ``list`` whose every modification is durable before the call returns.
+
+The list counterpart of ``RDSDict``: a real list subclass whose mutating methods come from
+``_plans.PLANS[list]``.  ``sort(key=...)`` is journaled as the resulting order, so the key function is never
+stored.  Methods that build a new list (``copy``, ``+``, ``*``) return plain lists.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from ._codec import Codec
+from ._fs import FileSystem
+from ._ids import IDGenerator
+from ._root import ARGUMENTS, Root
+from ._tracking import mutators
+
+
+class RDSList(Root, list):
+    __doc__ = (
+        "A list kept durably in the folder ``location/name``; every modification is saved before it returns.\n"
+        + ARGUMENTS
+    )
+
+    __slots__ = ("_store", "_finalizer", "__weakref__")
+    _rds_base = list
+    locals().update(mutators(list, "RDSList"))
+
+    def __init__(
+        self,
+        location: Any,
+        name: str,
+        *,
+        redundancy: Optional[int] = None,
+        durability: str = "fsync",
+        codec: Optional[Codec] = None,
+        id_generator: Optional[IDGenerator] = None,
+        readonly: bool = False,
+        lock_timeout: Optional[float] = None,
+        repair: bool = False,
+        compact_ratio: float = 1.0,
+        compact_min_bytes: int = 1 << 20,
+        fs: Optional[FileSystem] = None,
+    ) -> None:
+        self._rds_open(
+            location,
+            name,
+            dict(
+                redundancy=redundancy,
+                durability=durability,
+                codec=codec,
+                id_generator=id_generator,
+                readonly=readonly,
+                lock_timeout=lock_timeout,
+                repair=repair,
+                compact_ratio=compact_ratio,
+                compact_min_bytes=compact_min_bytes,
+                fs=fs,
+            ),
+        )
+
+    def _rds_fill(self, state: List[Any]) -> None:
+        list.extend(self, [self._rds_track(value, index) for index, value in enumerate(state)])
+
+    def copy(self) -> List[Any]:
+        """A shallow copy as a plain list (not saved anywhere)."""
+        return list(self)

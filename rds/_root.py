@@ -1,0 +1,140 @@
+"""What ``RDSDict`` and ``RDSList`` share: opening the store, the store's properties, and closing."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict, List, TypeVar
+
+from ._store import Store
+from ._tracking import track
+
+_T = TypeVar("_T")
+
+ARGUMENTS = """
+    Arguments (all but the first two keyword-only):
+
+    - ``redundancy``: how many copies of every file to keep (default 2 for a new store; an existing store keeps
+      its own unless this is given, in which case it is rewritten with that many copies).
+    - ``durability``: ``"fsync"`` (default) returns only once the modification is on stable storage;
+      ``"flush"`` hands it to the OS without syncing, which survives a crash of the process but not of the
+      machine (a power cut can lose the modifications since the last ``sync()``).
+    - ``codec``: how values are encoded (default ``MsgpackCodec``); ``PickleCodec`` is an opt-in.
+    - ``id_generator``: the rule for modification IDs (default ``IDGenerator()``).
+    - ``readonly``: open without the writer lock and refuse modifications.
+    - ``lock_timeout``: seconds to wait for another writer to close (default: don't wait, raise ``LockedError``).
+    - ``repair``: open at the last consistent point when damage exceeds the redundancy (else ``CorruptionError``).
+    - ``compact_ratio``, ``compact_min_bytes``: a new snapshot is written when the journal exceeds both
+      ``compact_min_bytes`` and ``compact_ratio`` times the snapshot's size.
+    - ``fs``: the OS seam (``rds.FileSystem``); the crash simulator passes a fault-injecting one.
+
+    Nested dicts, lists and sets are tracked: ``d["a"]["b"].append(1)`` is saved like ``d["k"] = v``.  A stored
+    container is a tracked copy of the one assigned (the caller's object is not tracked afterwards); values that
+    leave the store (``pop``) come back as plain copies, and a nested container that was removed raises
+    ``DetachedError`` if modified.
+"""
+
+
+class Root:
+    """Mixin for a store's root container; the class must have slots ``_store`` and ``_finalizer``."""
+
+    __slots__ = ()
+    _store: Store
+    _rds_base: type = object
+
+    def _rds_open(self, location: Any, name: str, options: Dict[str, Any]) -> None:
+        if getattr(self, "_store", None) is not None:
+            raise RuntimeError(f"{type(self).__name__}.__init__ called on an open store")
+        store = Store(location, name, root_type=self._rds_base, **options)
+        self._rds_fill(store.state)
+        store.state = None
+        self._store = store  # type: ignore[misc]  # the slot is declared by the concrete class
+        self._finalizer = weakref.finalize(self, store.close)  # type: ignore[misc]
+
+    def _rds_fill(self, state: Any) -> None:
+        raise NotImplementedError
+
+    def _rds_track(self, value: Any, key: Any) -> Any:
+        return track(value, self, key, self)
+
+    @property
+    def last_id(self) -> Any:
+        """The ID of the last completed modification (None if the store has never been modified)."""
+        return self._store.last_id
+
+    @property
+    def path(self) -> str:
+        """The store's folder."""
+        return self._store.path
+
+    @property
+    def redundancy(self) -> int:
+        """How many copies of each file the store keeps."""
+        return self._store.copies
+
+    @property
+    def durability(self) -> str:
+        return self._store.durability
+
+    @property
+    def readonly(self) -> bool:
+        return self._store.readonly
+
+    @property
+    def closed(self) -> bool:
+        return self._store.closed
+
+    @property
+    def recovery_events(self) -> List[str]:
+        """What opening found and mended: torn tails discarded, copies rewritten (also logged as warnings)."""
+        return list(self._store.events)
+
+    def sync(self) -> None:
+        """Make every completed modification durable (a no-op in the default ``fsync`` mode)."""
+        self._store.sync()
+
+    def compact(self) -> None:
+        """Write a new snapshot now and start an empty journal (normally automatic)."""
+        with self._store.lock:
+            self._store.compact(self)
+
+    def close(self) -> None:
+        """Sync if needed and release the files and the writer lock.  Reads still work; modifications raise."""
+        self._store.close()
+
+    def __enter__(self: _T) -> _T:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def _save(self) -> None:
+        """Save the custom value whose method holds the turn (``rds_subtypes``: ``self._master._save()``)."""
+        holder = self._store.turn
+        if holder is None:
+            raise RuntimeError("_save() called outside a custom value's turn (call self._awaitTurn() first)")
+        holder._rds_save_value()
+
+    def _rds_plain(self) -> Any:
+        """The value the codec stores for this container (used when it is stored inside another)."""
+        if isinstance(self, dict):
+            return dict(dict.items(self))
+        return list(list.__iter__(self))  # type: ignore[arg-type]
+
+    def __copy__(self) -> Any:
+        return self._rds_plain()
+
+    def __reduce__(self) -> Any:
+        # Pickling a store handle would duplicate the writer; pickle the contents as a plain value.
+        from ._plans import plain
+
+        return (self._rds_base, (plain(self),))
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return self.__reduce__()
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
+        import copy
+
+        from ._plans import plain
+
+        return copy.deepcopy(plain(self), memo)

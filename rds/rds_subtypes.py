@@ -1,0 +1,128 @@
+"""Custom tracked types, as the original RDS README describes them.
+
+To make changes to objects of your own class ``MyType`` saved, write a wrapper class (an *RDS subtype*)::
+
+    from rds.rds_subtypes import RDSSubBase, registerRDSSubType
+
+    class MyRDSSubType(RDSSubBase):
+        def __init__(self, master, instance):
+            RDSSubBase.__init__(self, master)
+            self.__object = instance
+
+        def myFunction(self, *args, **kwargs):
+            id = self._awaitTurn()            # take the turn: returns this modification's ID
+            try:
+                ret = self.__object.myFunction(*args, **kwargs)
+            except:
+                self._running.remove(id)      # give the turn back; nothing is saved
+                raise
+            try:
+                self._save()                  # save (or self._master._save())
+            finally:
+                self._running.remove(id)      # give the turn back
+            return ret
+
+        def getData(self):
+            return copy.deepcopy(self.__object)
+
+    registerRDSSubType(MyType, MyRDSSubType)
+
+and give the codec a way to store ``MyType`` itself: ``rds.register_type(MyType, "my-type", encode, decode)``,
+where ``encode(obj)`` returns a value the codec stores (a dict, a list, ...) and ``decode(value)`` rebuilds the
+object.  From then on every ``MyType`` stored in an RDSDict or RDSList (at any depth) is held in memory wrapped
+in ``MyRDSSubType``, and each wrapped method call is one modification with one ID, saved as a replacement of
+the object's whole value.
+
+A method that raises after changing the object, without calling ``_save()``, leaves memory changed and the disk
+as it was: make the method check its arguments before it changes anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List
+
+from ._tracking import SUBTYPES, locate
+
+__all__ = ["RDSSubBase", "registerRDSSubType"]
+
+
+class _Turns:
+    """``self._running``: the IDs of the turns a custom value holds; ``remove(id)`` gives a turn back."""
+
+    def __init__(self, owner: "RDSSubBase") -> None:
+        self._owner = owner
+        self._ids: List[Any] = []
+
+    def append(self, record_id: Any) -> None:
+        self._ids.append(record_id)
+
+    def remove(self, record_id: Any) -> None:
+        self._ids.remove(record_id)
+        store = self._owner._rds_turn_store
+        if store is not None:
+            if not self._ids:
+                store.turn = None
+                self._owner._rds_turn_store = None
+            store.lock.release()
+
+    def __contains__(self, record_id: Any) -> bool:
+        return record_id in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+class RDSSubBase:
+    """Base class of custom tracked types (see the module docstring)."""
+
+    def __init__(self, master: Any) -> None:
+        self._master = master  # the store's root: an RDSDict or RDSList
+        self._running = _Turns(self)
+        self._rds_parent: Any = None
+        self._rds_key: Any = None
+        self._rds_turn_store: Any = None
+
+    def getData(self) -> Any:
+        """The plain value this wraps (override it; a copy is recommended)."""
+        raise NotImplementedError(f"{type(self).__name__} must define getData()")
+
+    def _awaitTurn(self) -> Any:
+        """Wait for this store's turn (its lock), and return the ID the modification will get."""
+        root, _ = locate(self)
+        store = root._store
+        store.lock.acquire()
+        try:
+            store.check_writable()
+        except BaseException:
+            store.lock.release()
+            raise
+        record_id = store.next_id()
+        store.turn = self
+        self._rds_turn_store = store
+        self._running.append(record_id)
+        return record_id
+
+    def _save(self) -> None:
+        """Save this value (as a whole) as one modification; call it while holding the turn."""
+        self._master._save()
+
+    def _rds_save_value(self) -> None:
+        store = self._rds_turn_store
+        if store is None:
+            raise RuntimeError("_save() called without the turn: call self._awaitTurn() first")
+        root, path = locate(self)
+        store.commit(root, [["replace", path[:-1], path[-1], self]], _nothing_to_apply)
+
+    def _rds_plain(self) -> Any:
+        return self.getData()
+
+
+def _nothing_to_apply(root: Any, ops: List[list]) -> Any:
+    return lambda: None
+
+
+def registerRDSSubType(cls: type, subtype: type) -> None:  # noqa: N802 - the original project's name
+    """Wrap every stored instance of ``cls`` in ``subtype`` (a subclass of ``RDSSubBase``)."""
+    if not (isinstance(subtype, type) and issubclass(subtype, RDSSubBase)):
+        raise TypeError(f"{subtype!r} is not a subclass of RDSSubBase")
+    SUBTYPES[cls] = subtype
