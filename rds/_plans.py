@@ -213,7 +213,8 @@ def list_sort(lst: list, /, *, key: Optional[Callable[[Any], Any]] = None, rever
 
 
 def list_reverse(lst: list, /) -> Plan:
-    return ([["reverse", []]] if list.__len__(lst) > 1 else None), _none
+    items = list(list.__iter__(lst))
+    return ([["reverse", []]] if items != items[::-1] else None), _none
 
 
 def list_imul(lst: list, /, times: Any) -> Plan:

@@ -17,7 +17,7 @@ import rds
 from rds import _format as fmt
 
 from .simfs import MUTATING, Fault, SimFS, SimulatedCrash, Tree, materialize, read_tree
-from .workloads import Oracle, Workload, oracle, run_step
+from .workloads import EXPECTED_ERRORS, Oracle, Workload, oracle, run_step
 
 STORE = "store"
 MODELS = ("crash", "power", "torn", "eio", "enospc", "fsync-drop", "recovery", "corruption")
@@ -111,10 +111,9 @@ class Campaign:
         self.seed += 1
         return fs
 
-    def open(self, workload: Workload, fs: rds.FileSystem, first: bool = False) -> rds.RDSDict:
-        return rds.RDSDict(
-            self.root, STORE, redundancy=workload.redundancy if first else None, fs=fs, **workload.options()
-        )
+    def open(self, workload: Workload, fs: rds.FileSystem, first: bool = False) -> Any:
+        kind = rds.RDSList if workload.root == "list" else rds.RDSDict
+        return kind(self.root, STORE, redundancy=workload.redundancy if first else None, fs=fs, **workload.options())
 
     def execute(self, workload: Workload, model: Oracle, fs: SimFS) -> Execution:
         d = None
@@ -129,12 +128,12 @@ class Campaign:
                     continue
                 try:
                     run_step(d, s)
-                except KeyError:
+                except EXPECTED_ERRORS:
                     if model.kinds[step] != "error":
                         raise
                 else:
                     if model.kinds[step] == "error":
-                        raise AssertionError(f"step {s!r} should have raised KeyError") from None
+                        raise AssertionError(f"step {s!r} should have raised") from None
                 if model.kinds[step] == "mod":
                     acked += 1
             step = len(workload.steps)
@@ -178,12 +177,15 @@ class Campaign:
         except Exception as exc:  # noqa: BLE001
             return f"reopening failed: {type(exc).__name__}: {exc}"
         try:
-            got, got_id = dict(d), d.last_id
-            match = [c for c in counts if same(got, model.states[c]) and got_id == model.ids[c]]
+            got, got_id = d.copy(), d.last_id
+            match = [c for c in counts if same(d, model.states[c]) and got_id == model.ids[c]]
             if not match:
                 expected = " or ".join(f"{_short(model.states[c])} with id {model.ids[c]}" for c in counts)
                 return f"recovered {_short(got)} with id {got_id}; expected {expected}"
-            d["__probe__"] = 0  # numbering continues after the recovered modification
+            if workload.root == "list":  # numbering continues after the recovered modification
+                d.append("__probe__")
+            else:
+                d["__probe__"] = 0
             following = match[0] % workload.id_max + 1
             if d.last_id != following:
                 return f"after recovering id {got_id}, the next modification got id {d.last_id}, not {following}"
@@ -300,11 +302,11 @@ class Campaign:
             problem = f"the failing call raised {type(ex.error).__name__}: {ex.error}"
         elif 0 <= ex.step < len(workload.steps) and workload.steps[ex.step][0] != "reopen" and ex.store is not None:
             d = ex.store
-            if not (same(dict(d), model.states[ex.acked]) and d.last_id == model.ids[ex.acked]):
-                problem = f"the failed step changed memory: {_short(dict(d))} id {d.last_id}"
+            if not (same(d, model.states[ex.acked]) and d.last_id == model.ids[ex.acked]):
+                problem = f"the failed step changed memory: {_short(d.copy())} id {d.last_id}"
             else:
                 try:
-                    d["__probe__"] = 1
+                    d.append(1) if workload.root == "list" else d.__setitem__("__probe__", 1)
                     problem = "the store accepted a modification after a failed write or sync"
                 except rds.StoreFailedError:
                     pass

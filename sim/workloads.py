@@ -7,6 +7,7 @@ next ID), and lists the expected state and ID after every modification.  Nothing
 
 from __future__ import annotations
 
+import copy
 import itertools
 import random
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ class Workload:
     redundancy: int = 2
     id_max: int = 2**32 - 1
     compact_min_bytes: int = 1 << 20
+    root: str = "dict"  # or "list": an RDSList store
 
     def options(self) -> Dict[str, Any]:
         import rds  # imported late: under pyfakefs the patcher must see rds loaded first
@@ -41,11 +43,34 @@ class Oracle:
     kinds: List[str] = field(default_factory=list)  # per step: "mod", "noop", "error" or "admin"
 
 
-def model_step(state: dict, step: Step) -> str:
-    """Apply ``step`` to the plain dict ``state``; return "mod", "noop", "error" (KeyError) or "admin"."""
-    name, args = step[0], step[1:]
+#: The errors a step may raise on purpose (the model predicts them).
+EXPECTED_ERRORS = (KeyError, IndexError, ValueError, TypeError)
+
+
+def _at(root: Any, path: List[Any]) -> Any:
+    for step in path:
+        root = root[step]
+    return root
+
+
+def model_step(state: Any, step: Step) -> str:
+    """Apply ``step`` to the plain value ``state``; return "mod", "noop", "error" or "admin".
+
+    ``("call", path, method, args)`` calls a method of the container at ``path``; the workloads only use calls
+    that change something when they succeed.  Values are copied in, so the model never shares them with the
+    workload (or with the store)."""
+    name, args = step[0], copy.deepcopy(step[1:])
     if name in ("reopen", "compact"):
         return "admin"
+    if name == "call":
+        path, method, call_args = args
+        try:
+            target = _at(state, path)
+            before = copy.deepcopy(target)
+            getattr(target, method)(*call_args)
+        except EXPECTED_ERRORS:
+            return "error"
+        return "mod" if _counts(before, target, method, call_args) else "noop"
     if name == "set":
         state[args[0]] = args[1]
         return "mod"
@@ -77,11 +102,46 @@ def model_step(state: dict, step: Step) -> str:
     raise ValueError(f"unknown step {step!r}")
 
 
-def oracle(workload: Workload) -> Oracle:
-    import copy
+#: Calls that take an ID only when they change the container (spec/operations.md: "a call that changes
+#: nothing writes no record").  Every other successful call takes one, even if it stores an equal value.
+_ONLY_IF_CHANGED = {
+    "sort",
+    "reverse",
+    "__imul__",
+    "clear",
+    "extend",
+    "__iadd__",
+    "add",
+    "discard",
+    "difference_update",
+    "__isub__",
+    "intersection_update",
+    "__iand__",
+    "symmetric_difference_update",
+    "__ixor__",
+}
 
-    result = Oracle(states=[{}], ids=[None])
-    state: dict = {}
+
+def _counts(before: Any, after: Any, method: str, args: Tuple[Any, ...]) -> bool:
+    """Is this successful call a modification?  Decided from the plain values alone."""
+    if isinstance(before, dict):
+        if method in ("update", "__ior__"):
+            return bool(args and len(args[0]) or len(args) > 1)
+        if method == "setdefault":
+            return args[0] not in before
+        if method == "pop":
+            return args[0] in before
+        return method != "clear" or bool(before)
+    if isinstance(before, set) and method in ("update", "__ior__"):
+        return after != before
+    if method in _ONLY_IF_CHANGED or (method == "__delitem__" and isinstance(args[0], slice)):
+        return after != before
+    return True
+
+
+def oracle(workload: Workload) -> Oracle:
+    state: Any = [] if workload.root == "list" else {}
+    result = Oracle(states=[copy.deepcopy(state)], ids=[None])
     for step in workload.steps:
         kind = model_step(state, step)
         result.kinds.append(kind)
@@ -95,7 +155,10 @@ def oracle(workload: Workload) -> Oracle:
 def run_step(d: Any, step: Step) -> None:
     """Perform ``step`` on the store ``d`` (reopen is done by the caller)."""
     name, args = step[0], step[1:]
-    if name == "set":
+    if name == "call":
+        path, method, call_args = args
+        getattr(_at(d, path), method)(*copy.deepcopy(call_args))
+    elif name == "set":
         d[args[0]] = args[1]
     elif name == "del":
         del d[args[0]]
@@ -122,6 +185,28 @@ def scripted() -> List[Workload]:
     ]
     big = [("set", "x", BIG), ("set", "y", HUGE), ("del", "x"), ("set", "z", BIG + "z")]
     many = [("set", f"k{i % 4}", i) for i in range(8)]
+    nested = [
+        ("set", "cfg", {"hosts": ["a"], "tags": {1}, "deep": [{"n": 0}]}),
+        ("call", ["cfg", "hosts"], "append", ("b",)),
+        ("call", ["cfg", "tags"], "add", (2,)),
+        ("call", ["cfg", "hosts"], "insert", (0, BIG)),
+        ("call", ["cfg", "deep", 0], "__setitem__", ("n", 1)),
+        ("call", ["cfg", "hosts"], "sort", ()),
+        ("call", ["cfg", "hosts"], "__setitem__", (slice(0, 1), ["y", "z"])),
+        ("call", ["cfg", "tags"], "symmetric_difference_update", ({2, 3},)),
+        ("call", ["cfg"], "pop", ("deep",)),
+        ("call", ["cfg", "hosts"], "remove", ("nope",)),  # fails: changes nothing
+    ]
+    list_steps = [
+        ("call", [], "append", (1,)),
+        ("call", [], "extend", ([2, HUGE],)),
+        ("call", [], "insert", (0, {"k": [1]})),
+        ("call", [0, "k"], "append", (2,)),
+        ("call", [], "reverse", ()),
+        ("call", [], "pop", (1,)),
+        ("call", [], "__imul__", (2,)),
+        ("call", [], "__delitem__", (slice(0, None, 2),)),
+    ]
     workloads = []
     for redundancy in (1, 2):
         workloads += [
@@ -134,6 +219,11 @@ def scripted() -> List[Workload]:
             Workload(
                 f"reopen/r{redundancy}", basic[:2] + [("reopen",)] + basic[2:4] + [("reopen",)] + basic[4:], redundancy
             ),
+        ]
+        workloads += [
+            Workload(f"nested/r{redundancy}", nested, redundancy),
+            Workload(f"list/r{redundancy}", list_steps, redundancy, root="list"),
+            Workload(f"nested-compaction/r{redundancy}", nested, redundancy, compact_min_bytes=0),
         ]
     workloads.append(Workload("basic/r3", basic, 3))
     return workloads

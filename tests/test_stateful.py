@@ -28,7 +28,7 @@ from pyfakefs.fake_filesystem_unittest import Patcher
 
 import rds
 from sim.simfs import Fault, SimFS, SimulatedCrash, materialize
-from sim.workloads import model_step, run_step
+from sim.workloads import EXPECTED_ERRORS, model_step, run_step
 
 ROOT = "/machine"
 ID_MAX = 5  # small, so IDs wrap within an example
@@ -56,8 +56,25 @@ steps = st.one_of(
 )
 
 
+list_steps = st.one_of(
+    st.tuples(st.just("call"), st.just([]), st.just("append"), st.tuples(values)),
+    st.tuples(st.just("call"), st.just([]), st.just("extend"), st.tuples(st.lists(values, min_size=1, max_size=2))),
+    st.tuples(st.just("call"), st.just([]), st.just("insert"), st.tuples(st.integers(-3, 3), values)),
+    st.tuples(st.just("call"), st.just([]), st.just("pop"), st.tuples(st.integers(-3, 3))),
+    st.tuples(st.just("call"), st.just([]), st.just("__setitem__"), st.tuples(st.integers(-3, 3), values)),
+    st.tuples(st.just("call"), st.just([]), st.just("__delitem__"), st.tuples(st.builds(slice, st.integers(-3, 3)))),
+    st.tuples(st.just("call"), st.just([]), st.just("remove"), st.tuples(values)),
+    st.tuples(st.just("call"), st.just([]), st.just("sort"), st.just(())),
+    st.tuples(st.just("call"), st.just([]), st.just("reverse"), st.just(())),
+    st.tuples(st.just("call"), st.just([]), st.just("__imul__"), st.tuples(st.integers(0, 2))),
+    st.tuples(st.just("call"), st.just([]), st.just("clear"), st.just(())),
+)
+
+
 class StoreMachine(RuleBasedStateMachine):
     switches: frozenset = frozenset()  # the simulator's self-test breakages, for the can-it-fail test
+    root = rds.RDSDict
+    steps = steps
 
     def __init__(self):
         super().__init__()
@@ -66,7 +83,7 @@ class StoreMachine(RuleBasedStateMachine):
         os.makedirs(ROOT)
         self.fs = None
         self.d = None
-        self.model: dict = {}
+        self.model = self.root._rds_base()
         self.count = 0  # modifications so far: the model's last ID is derived from it
 
     def model_id(self, count=None):
@@ -77,7 +94,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.fs = SimFS(ROOT, switches=self.switches)
         if tree is not None:
             self.fs.load(tree)
-        self.d = rds.RDSDict(
+        self.d = self.root(
             ROOT,
             "s",
             redundancy=redundancy,
@@ -98,14 +115,15 @@ class StoreMachine(RuleBasedStateMachine):
 
     # -- modifications ---------------------------------------------------------------------------------------
 
-    @rule(step=steps)
-    def modify(self, step):
+    @rule(data=st.data())
+    def modify(self, data):
+        step = data.draw(self.steps)
         expected = copy.deepcopy(self.model)
         kind = model_step(expected, step)
         try:
             run_step(self.d, step)
-        except KeyError:
-            assert kind == "error", f"{step!r} raised KeyError; the model says {kind}"
+        except EXPECTED_ERRORS:
+            assert kind == "error", f"{step!r} raised; the model says {kind}"
             return
         assert kind != "error", f"{step!r} should have raised KeyError"
         if kind == "mod":
@@ -123,20 +141,21 @@ class StoreMachine(RuleBasedStateMachine):
     # -- faults ----------------------------------------------------------------------------------------------
 
     @rule(
-        step=steps,
+        data=st.data(),
         after=st.integers(0, 40),
         kind=st.sampled_from(["process crash", "power loss", "torn write"]),
         pick=st.integers(0, 10**6),
     )
-    def crash(self, step, after, kind, pick):
-        """Run ``step`` but crash ``after`` calls into it (or right after it, if it makes fewer calls)."""
+    def crash(self, data, after, kind, pick):
+        """Run a step but crash ``after`` calls into it (or right after it, if it makes fewer calls)."""
+        step = data.draw(self.steps)
         before, before_count = copy.deepcopy(self.model), self.count
         expected = copy.deepcopy(self.model)
         is_mod = model_step(expected, step) == "mod"
         self.fs.fault = Fault("torn" if kind == "torn write" else "crash", self.fs.calls + after)
         try:
             run_step(self.d, step)
-        except (SimulatedCrash, KeyError):
+        except (SimulatedCrash, *EXPECTED_ERRORS):
             pass
         fs = self.fs
         fs.fault = None
@@ -156,7 +175,7 @@ class StoreMachine(RuleBasedStateMachine):
             self.open(tree=tree)
         except rds.RDSError as exc:
             raise AssertionError(f"after a {kind}: reopening failed: {exc!r}") from exc
-        got = dict(self.d)
+        got = self.d.copy()
         if is_mod and got == expected and self.d.last_id == self.model_id(before_count + 1):
             self.model, self.count = expected, before_count + 1
         else:
@@ -183,12 +202,23 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def matches_the_model(self):
         if self.d is not None:
-            assert dict(self.d) == self.model
+            assert self.d == self.model
             assert self.d.last_id == self.model_id()
 
 
 StoreMachine.TestCase.settings = settings(settings.default, stateful_step_count=20)
 TestStore = StoreMachine.TestCase
+
+
+class ListMachine(StoreMachine):
+    """The same rules and invariants for an RDSList."""
+
+    root = rds.RDSList
+    steps = list_steps
+
+
+ListMachine.TestCase.settings = settings(settings.default, stateful_step_count=20)
+TestListStore = ListMachine.TestCase
 
 
 class NoFileSyncMachine(StoreMachine):

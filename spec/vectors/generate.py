@@ -29,6 +29,7 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 import rds  # noqa: E402
+import rds._plans  # noqa: E402
 from rds import _format as fmt  # noqa: E402
 
 VALUES: Dict[str, Any] = {
@@ -122,11 +123,11 @@ def build(out: pathlib.Path) -> None:
         vectors.append({"name": name, "description": description})
         return rds.RDSDict(folder, "store", redundancy=redundancy, **options)
 
-    def finish(d: Optional[rds.RDSDict], error: Optional[Dict[str, Any]] = None, expect: Any = None) -> None:
+    def finish(d: Any, error: Optional[Dict[str, Any]] = None, expect: Any = None) -> None:
         entry = vectors[-1]
         folder = out / entry["name"]
         if d is not None:
-            state = dict(d) if expect is None else expect[0]
+            state = rds._plans.plain(d) if expect is None else expect[0]
             last_id = d.last_id if expect is None else expect[1]
             d.close()
         (folder / "store" / "LOCK").unlink(missing_ok=True)
@@ -158,6 +159,41 @@ def build(out: pathlib.Path) -> None:
     d.clear()
     d["after-clear"] = snapshot[0]
     finish(d)
+
+    d = store("nested-operations", "every list and set operation on nested containers, and a nested dict", redundancy=2)
+    d["cfg"] = {"hosts": ["a", "c"], "tags": {1, 2}, "deep": [{"n": 0}]}
+    hosts, tags = d["cfg"]["hosts"], d["cfg"]["tags"]
+    hosts.append("b")
+    hosts.insert(0, "first")
+    hosts.extend(["x", "y"])
+    hosts[1] = "A"
+    hosts[2:4] = ["s1", "s2", "s3"]
+    hosts[::2] = ["e0", "e1", "e2", "e3"]
+    del hosts[-1]
+    del hosts[0:1]
+    hosts.pop(0)
+    hosts.remove("e2")
+    hosts.sort(key=str.lower, reverse=True)
+    hosts.reverse()
+    hosts *= 2
+    d["cfg"]["deep"][0]["n"] = 1
+    d["cfg"]["deep"].clear()
+    tags.add(3)
+    tags.discard(1)
+    tags |= {7, 8}
+    tags -= {7}
+    tags &= {2, 3, 8, 9}
+    tags ^= {3, 10}
+    finish(d)
+
+    (out / "list-store").mkdir()
+    vectors.append({"name": "list-store", "description": "an RDSList store: the snapshot's state is an array"})
+    lst = rds.RDSList(out / "list-store", "store")
+    lst.extend([3, 1, 2])
+    lst.sort()
+    lst.append({"k": [1]})
+    lst[3]["k"].append(2)
+    finish(lst)
 
     d = store("wrapped-ids", "IDs from IDGenerator(maximum=3): 1, 2, 3, 1, 2", id_generator=rds.IDGenerator(maximum=3))
     for i in range(5):
