@@ -8,11 +8,8 @@ calling dict's methods unbound (``dict.__setitem__(d, k, v)``) bypasses RDS and 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable
 
-from ._codec import Codec
-from ._fs import FileSystem
-from ._ids import IDGenerator
 from ._root import ARGUMENTS, Root
 from ._tracking import mutators
 
@@ -26,39 +23,6 @@ class RDSDict(Root, dict):
     __slots__ = ("_store", "_finalizer", "__weakref__")
     _rds_base = dict
     locals().update(mutators(dict, "RDSDict"))
-
-    def __init__(
-        self,
-        location: Any,
-        name: str,
-        *,
-        redundancy: Optional[int] = None,
-        durability: str = "fsync",
-        codec: Optional[Codec] = None,
-        id_generator: Optional[IDGenerator] = None,
-        readonly: bool = False,
-        lock_timeout: Optional[float] = None,
-        repair: bool = False,
-        compact_ratio: float = 1.0,
-        compact_min_bytes: int = 1 << 20,
-        fs: Optional[FileSystem] = None,
-    ) -> None:
-        self._rds_open(
-            location,
-            name,
-            dict(
-                redundancy=redundancy,
-                durability=durability,
-                codec=codec,
-                id_generator=id_generator,
-                readonly=readonly,
-                lock_timeout=lock_timeout,
-                repair=repair,
-                compact_ratio=compact_ratio,
-                compact_min_bytes=compact_min_bytes,
-                fs=fs,
-            ),
-        )
 
     def _rds_fill(self, state: Dict[Any, Any]) -> None:
         dict.update(self, {key: self._rds_track(value, key) for key, value in state.items()})

@@ -7,11 +7,8 @@ stored.  Methods that build a new list (``copy``, ``+``, ``*``) return plain lis
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List
 
-from ._codec import Codec
-from ._fs import FileSystem
-from ._ids import IDGenerator
 from ._root import ARGUMENTS, Root
 from ._tracking import mutators
 
@@ -25,39 +22,6 @@ class RDSList(Root, list):
     __slots__ = ("_store", "_finalizer", "__weakref__")
     _rds_base = list
     locals().update(mutators(list, "RDSList"))
-
-    def __init__(
-        self,
-        location: Any,
-        name: str,
-        *,
-        redundancy: Optional[int] = None,
-        durability: str = "fsync",
-        codec: Optional[Codec] = None,
-        id_generator: Optional[IDGenerator] = None,
-        readonly: bool = False,
-        lock_timeout: Optional[float] = None,
-        repair: bool = False,
-        compact_ratio: float = 1.0,
-        compact_min_bytes: int = 1 << 20,
-        fs: Optional[FileSystem] = None,
-    ) -> None:
-        self._rds_open(
-            location,
-            name,
-            dict(
-                redundancy=redundancy,
-                durability=durability,
-                codec=codec,
-                id_generator=id_generator,
-                readonly=readonly,
-                lock_timeout=lock_timeout,
-                repair=repair,
-                compact_ratio=compact_ratio,
-                compact_min_bytes=compact_min_bytes,
-                fs=fs,
-            ),
-        )
 
     def _rds_fill(self, state: List[Any]) -> None:
         list.extend(self, [self._rds_track(value, index) for index, value in enumerate(state)])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, List, TypeVar
+from typing import Any, Dict, List, Optional, TypeVar
 
+from ._codec import Codec
+from ._fs import FileSystem
+from ._ids import IDGenerator
 from ._store import Store
 from ._tracking import track
 
@@ -41,10 +44,39 @@ class Root:
     _store: Store
     _rds_base: type = object
 
-    def _rds_open(self, location: Any, name: str, options: Dict[str, Any]) -> None:
+    def __init__(
+        self,
+        location: Any,
+        name: str,
+        *,
+        redundancy: Optional[int] = None,
+        durability: str = "fsync",
+        codec: Optional[Codec] = None,
+        id_generator: Optional[IDGenerator] = None,
+        readonly: bool = False,
+        lock_timeout: Optional[float] = None,
+        repair: bool = False,
+        compact_ratio: float = 1.0,
+        compact_min_bytes: int = 1 << 20,
+        fs: Optional[FileSystem] = None,
+    ) -> None:
         if getattr(self, "_store", None) is not None:
             raise RuntimeError(f"{type(self).__name__}.__init__ called on an open store")
-        store = Store(location, name, root_type=self._rds_base, **options)
+        store = Store(
+            location,
+            name,
+            root_type=self._rds_base,
+            redundancy=redundancy,
+            durability=durability,
+            codec=codec,
+            id_generator=id_generator,
+            readonly=readonly,
+            lock_timeout=lock_timeout,
+            repair=repair,
+            compact_ratio=compact_ratio,
+            compact_min_bytes=compact_min_bytes,
+            fs=fs,
+        )
         self._rds_fill(store.state)
         store.state = None
         self._store = store  # type: ignore[misc]  # the slot is declared by the concrete class
