@@ -46,6 +46,38 @@ log = logging.getLogger("rds")
 DURABILITY_MODES = ("fsync", "flush")
 
 
+def read_file(fs: FileSystem, path: str) -> Optional[bytes]:
+    """A whole file's bytes, or None if it does not exist."""
+    try:
+        fd = fs.open(path, fs.READ)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks: List[bytes] = []
+        while True:
+            chunk = fs.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        fs.close(fd)
+
+
+def inspect(
+    path: str, codec: Optional[Codec] = None, repair: bool = False, fs: Optional[FileSystem] = None
+) -> Recovered:
+    """Run recovery over the store folder ``path`` without opening it: no lock, nothing written."""
+    fs = fs if fs is not None else DEFAULT
+    if not fs.isdir(path):
+        raise NotAStoreError(f"no RDS store at {path}: {'not a folder' if fs.exists(path) else 'no such folder'}", path)
+    names = fs.listdir(path)
+    check_folder(names, path)
+    result = recover(names, lambda name: read_file(fs, fs.join(path, name)), codec or MsgpackCodec(), repair)
+    if result.fresh:
+        raise NotAStoreError(f"no RDS store at {path} (the folder holds no snapshot)", path)
+    return result
+
+
 class Store:
     """A store folder opened for reading, or for reading and writing (see the module docstring)."""
 
@@ -173,19 +205,7 @@ class Store:
             )
 
     def _read(self, name: str) -> Optional[bytes]:
-        try:
-            fd = self.fs.open(self._file(name), self.fs.READ)
-        except FileNotFoundError:
-            return None
-        try:
-            chunks: List[bytes] = []
-            while True:
-                chunk = self.fs.read(fd, 1 << 20)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        finally:
-            self.fs.close(fd)
+        return read_file(self.fs, self._file(name))
 
     def _recover(self, repair: bool) -> Recovered:
         attempts = 5 if self.readonly else 1

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 import rds
 from rds import _format as fmt
 
-from .simfs import MUTATING, Fault, SimFS, SimulatedCrash, Tree, materialize, read_tree
+from .simfs import MUTATING, Fault, SimFS, SimulatedCrash, Tree, damage, materialize, read_tree
 from .workloads import EXPECTED_ERRORS, Oracle, Workload, oracle, run_step
 
 STORE = "store"
@@ -327,11 +327,12 @@ class Campaign:
             name = path.rsplit("/", 1)[-1]
             last_frame = self._last_frame_start(name, data)
             for offset in _corruption_offsets(len(data)):
-                for how, byte in (("flip", data[offset] ^ 0xFF), ("zero", 0)):
-                    if byte == data[offset]:
+                for how in ("flip", "zero"):
+                    damaged = damage(data, offset, how)
+                    if damaged == data:
                         continue
                     tree = dict(final)
-                    tree[path] = data[:offset] + bytes([byte]) + data[offset + 1 :]
+                    tree[path] = damaged
                     counts = [last]
                     if single and last_frame is not None and offset >= last_frame:
                         counts = [last - 1, last]  # indistinguishable from a torn last write

@@ -416,6 +416,20 @@ class SimFS(FileSystem):
                 yield f"torn@{cut}-{fill}", tree
 
 
+def damage(data: bytes, offset: int, how: str) -> bytes:
+    """``data`` with the byte at ``offset`` flipped (every bit inverted) or zeroed: the campaign's corruption."""
+    byte = data[offset] ^ 0xFF if how == "flip" else 0
+    return data[:offset] + bytes([byte]) + data[offset + 1 :]
+
+
+def damage_file(path: str, offset: int, how: str = "flip") -> None:
+    """Corrupt one byte of a real file (for tests of the tools that must cope with it)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(damage(data, offset if offset >= 0 else len(data) + offset, how))
+
+
 def materialize(root: str, tree: Tree) -> None:
     """Make the folder ``root`` hold exactly ``tree`` (through whatever ``os`` is: real or pyfakefs)."""
     for name in os.listdir(root):
