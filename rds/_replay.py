@@ -18,6 +18,7 @@ checksum does not apply, which the caller reports as damage.
 
 from __future__ import annotations
 
+import copy
 import operator
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Sequence, Set, Tuple
 
@@ -139,11 +140,16 @@ def _list_reverse(target: List[Any]) -> None:
 
 
 def _list_repeat(target: List[Any], times: int) -> None:
-    """Replay ``repeat`` (``*=``).
+    """Replay ``repeat`` (``*=``): the repeated items are copies, never the same object twice (as after a
+    reopen, where every item is decoded on its own).
 
     post: target == __old__.target * times
     """
-    _method(target, list, "__imul__")(times)
+    original = list(target)
+    _method(target, list, "__imul__")(1 if times > 0 else 0)
+    extend = _method(target, list, "extend")
+    for _ in range(times - 1):
+        extend(copy.deepcopy(original))
 
 
 def _list_clear(target: List[Any]) -> None:

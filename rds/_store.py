@@ -341,12 +341,20 @@ class Store:
     def next_id(self) -> Any:
         return self.ids.first() if self.last_seq == 0 else self.ids.after(self.last_id)
 
-    def commit(self, root: Any, ops: List[list], prepare: Callable[[Any, List[list]], Callable[[], None]]) -> Any:
+    def commit(
+        self,
+        root: Any,
+        ops: List[list],
+        prepare: Callable[[Any, List[list]], Callable[[], None]],
+        may_compact: bool = True,
+    ) -> Any:
         """Make one modification durable, then apply it to ``root``; returns its ID.  Caller holds ``lock``.
 
         ``prepare(root, decoded_ops)`` readies the change to memory and returns the function that makes it; it
         runs before anything is written, so a value memory cannot hold fails with nothing changed.  If this
-        raises, neither memory nor (before a crash) the acknowledged disk state changed.
+        raises, neither memory nor (before a crash) the acknowledged disk state changed.  ``may_compact=False``
+        when memory already holds the change (a custom value's own method made it): a snapshot taken now would
+        record it under the previous ID.
         """
         self.check_writable()
         record_id = self.next_id()
@@ -358,7 +366,7 @@ class Store:
             finish = prepare(root, self.codec.loads(payload)[1])
         except Exception as exc:  # noqa: BLE001
             raise UnsupportedTypeError(f"this value cannot be stored and read back: {exc!r}") from None
-        if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
+        if may_compact and self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
             self.compact(root)
         frame = fmt.encode_frame(self.last_seq + 1, payload)
         try:

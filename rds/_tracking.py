@@ -161,11 +161,10 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[], None]:
         for code, target, args in steps:
             before = len(target)
             OPERATIONS[code].apply(target, *args)
-            if code == "repeat":  # the repeated items must be distinct objects, as after a reopen
+            if code == "repeat":  # replay copied the repeated items: track the copies
                 for index in range(before, list.__len__(target)):
                     item = list.__getitem__(target, index)
-                    if hasattr(item, "_rds_parent"):
-                        list.__setitem__(target, index, track(_plans.plain(item), target, index, root))
+                    list.__setitem__(target, index, track(_plans.plain(item), target, index, root))
 
     return apply
 

@@ -111,10 +111,18 @@ class RDSSubBase:
         if store is None:
             raise RuntimeError("_save() called without the turn: call self._awaitTurn() first")
         root, path = locate(self)
-        store.commit(root, [["replace", path[:-1], path[-1], self]], _nothing_to_apply)
+        # No compaction in this commit: memory already holds the change, and a snapshot taken before the record
+        # would store it under the previous ID (the simulator's state machine found that).
+        store.commit(root, [["replace", path[:-1], path[-1], self]], _nothing_to_apply, may_compact=False)
 
     def _rds_plain(self) -> Any:
         return self.getData()
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        """A deep copy is the plain value, as for RDS's containers (never a second wrapper on the store)."""
+        import copy
+
+        return copy.deepcopy(self.getData(), memo)
 
 
 def _nothing_to_apply(root: Any, ops: List[list]) -> Any:

@@ -70,6 +70,8 @@ def model_step(state: Any, step: Step) -> str:
             getattr(target, method)(*call_args)
         except EXPECTED_ERRORS:
             return "error"
+        if method == "__imul__":  # a store's repeated items are distinct copies (spec/operations.md)
+            target[len(before) :] = copy.deepcopy(target[len(before) :])
         return "mod" if _counts(before, target, method, call_args) else "noop"
     if name == "set":
         state[args[0]] = args[1]

@@ -27,14 +27,64 @@ from hypothesis.stateful import (
 from pyfakefs.fake_filesystem_unittest import Patcher
 
 import rds
+from rds._plans import plain
+from rds.rds_subtypes import RDSSubBase, registerRDSSubType
 from sim.simfs import Fault, SimFS, SimulatedCrash, materialize
 from sim.workloads import EXPECTED_ERRORS, model_step, run_step
+
+
+class Counter:
+    """A custom class, tracked through the seed's RDSSubBase recipe (see tests/test_subtypes.py)."""
+
+    def __init__(self, counts=None):
+        self.counts = list(counts or [])
+
+    def bump(self, n):
+        if n < 0:
+            raise ValueError("negative")
+        self.counts.append(n)
+
+    def __eq__(self, other):
+        return isinstance(other, Counter) and other.counts == self.counts
+
+    def __repr__(self):
+        return f"Counter({self.counts!r})"
+
+
+class CounterRDS(RDSSubBase):
+    def __init__(self, master, instance):
+        RDSSubBase.__init__(self, master)
+        self.__object = instance
+
+    def bump(self, n):
+        id = self._awaitTurn()
+        try:
+            ret = self.__object.bump(n)
+        except BaseException:
+            self._running.remove(id)
+            raise
+        try:
+            self._save()
+        finally:
+            self._running.remove(id)
+        return ret
+
+    def getData(self):  # noqa: N802
+        return Counter(self.__object.counts)
+
+    def __eq__(self, other):  # "used identically to the type it replaces", as the seed README asks
+        return self.__object == (other.getData() if isinstance(other, CounterRDS) else other)
+
+
+rds.register_type(Counter, "tests.Counter", lambda c: c.counts, Counter)
+registerRDSSubType(Counter, CounterRDS)
 
 ROOT = "/machine"
 ID_MAX = 5  # small, so IDs wrap within an example
 keys = st.sampled_from(["a", "b", "c", 1, (2, "t")])
 values = st.one_of(
     st.none(),
+    st.builds(Counter, st.lists(st.integers(0, 3), max_size=2)),
     st.integers(-(2**70), 2**70),
     st.text(max_size=3),
     st.binary(max_size=3),
@@ -69,6 +119,48 @@ list_steps = st.one_of(
     st.tuples(st.just("call"), st.just([]), st.just("__imul__"), st.tuples(st.integers(0, 2))),
     st.tuples(st.just("call"), st.just([]), st.just("clear"), st.just(())),
 )
+
+
+#: Methods to call on a nested container (or custom value) of each type, and their arguments.
+NESTED_CALLS = {
+    dict: [
+        ("__setitem__", st.tuples(keys, values)),
+        ("pop", st.tuples(keys)),
+        ("update", st.tuples(st.dictionaries(keys, values, max_size=2))),
+        ("clear", st.just(())),
+    ],
+    list: [
+        ("append", st.tuples(values)),
+        ("insert", st.tuples(st.integers(-2, 2), values)),
+        ("pop", st.tuples(st.integers(-2, 2))),
+        ("__setitem__", st.tuples(st.integers(-2, 2), values)),
+        ("sort", st.just(())),
+        ("reverse", st.just(())),
+        ("extend", st.tuples(st.lists(st.integers(), max_size=2))),
+    ],
+    set: [
+        ("add", st.tuples(st.integers(0, 5))),
+        ("discard", st.tuples(st.integers(0, 5))),
+        ("update", st.tuples(st.frozensets(st.integers(0, 5), max_size=2))),
+        ("clear", st.just(())),
+    ],
+    Counter: [("bump", st.tuples(st.integers(-1, 9)))],
+}
+
+
+def nested_targets(value, path=()):
+    """Paths to every container (and custom value) below the root, with its type."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return
+    for key, child in items:
+        kind = type(child)
+        if kind in NESTED_CALLS:
+            yield [*path, key], kind
+        yield from nested_targets(child, (*path, key))
 
 
 class StoreMachine(RuleBasedStateMachine):
@@ -115,9 +207,18 @@ class StoreMachine(RuleBasedStateMachine):
 
     # -- modifications ---------------------------------------------------------------------------------------
 
+    def draw_step(self, data):
+        """A top-level step, or a call on a container or custom value nested in the model."""
+        targets = list(nested_targets(self.model))
+        if targets and data.draw(st.booleans(), label="nested"):
+            path, kind = data.draw(st.sampled_from(targets), label="target")
+            method, arguments = data.draw(st.sampled_from(NESTED_CALLS[kind]), label="method")
+            return ("call", path, method, data.draw(arguments, label="args"))
+        return data.draw(self.steps)
+
     @rule(data=st.data())
     def modify(self, data):
-        step = data.draw(self.steps)
+        step = self.draw_step(data)
         expected = copy.deepcopy(self.model)
         kind = model_step(expected, step)
         try:
@@ -148,7 +249,7 @@ class StoreMachine(RuleBasedStateMachine):
     )
     def crash(self, data, after, kind, pick):
         """Run a step but crash ``after`` calls into it (or right after it, if it makes fewer calls)."""
-        step = data.draw(self.steps)
+        step = self.draw_step(data)
         before, before_count = copy.deepcopy(self.model), self.count
         expected = copy.deepcopy(self.model)
         is_mod = model_step(expected, step) == "mod"
@@ -175,7 +276,7 @@ class StoreMachine(RuleBasedStateMachine):
             self.open(tree=tree)
         except rds.RDSError as exc:
             raise AssertionError(f"after a {kind}: reopening failed: {exc!r}") from exc
-        got = self.d.copy()
+        got = plain(self.d)
         if is_mod and got == expected and self.d.last_id == self.model_id(before_count + 1):
             self.model, self.count = expected, before_count + 1
         else:
@@ -202,7 +303,7 @@ class StoreMachine(RuleBasedStateMachine):
     @invariant()
     def matches_the_model(self):
         if self.d is not None:
-            assert self.d == self.model
+            assert plain(self.d) == self.model
             assert self.d.last_id == self.model_id()
 
 
