@@ -33,15 +33,20 @@ object.  From then on every ``MyType`` stored in an RDSDict or RDSList (at any d
 in ``MyRDSSubType``, and each wrapped method call is one modification with one ID, saved as a replacement of
 the object's whole value.
 
-A method that raises after changing the object, without calling ``_save()``, leaves memory changed and the disk
-as it was: make the method check its arguments before it changes anything.
+If the turn is given back without a successful ``_save()`` (the method raised, or the save failed with an I/O
+error) and the value differs from what it was when the turn began (by ``==``), the store's value goes back to
+that: a new wrapper holding it replaces this one in the store, and this one is detached (``DetachedError`` on its
+next call).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any, List
 
-from ._tracking import SUBTYPES, locate
+from ._replay import resolve
+from ._tracking import SUBTYPES, locate, track
+from .errors import RDSError
 
 __all__ = ["RDSSubBase", "registerRDSSubType"]
 
@@ -58,12 +63,17 @@ class _Turns:
 
     def remove(self, record_id: Any) -> None:
         self._ids.remove(record_id)
-        store = self._owner._rds_turn_store
+        owner = self._owner
+        store = owner._rds_turn_store
         if store is not None:
-            if not self._ids:
-                store.turn = None
-                self._owner._rds_turn_store = None
-            store.lock.release()
+            try:
+                if not self._ids:
+                    if not owner._rds_saved and owner.getData() != owner._rds_before:
+                        owner._rds_restore()  # the turn ended without a save: undo the method's change
+                    store.turn = None
+                    owner._rds_turn_store = None
+            finally:
+                store.lock.release()
 
     def __contains__(self, record_id: Any) -> bool:
         return record_id in self._ids
@@ -81,6 +91,8 @@ class RDSSubBase:
         self._rds_parent: Any = None
         self._rds_key: Any = None
         self._rds_turn_store: Any = None
+        self._rds_saved = True
+        self._rds_before: Any = None
 
     def getData(self) -> Any:
         """The plain value this wraps (override it; a copy is recommended)."""
@@ -99,6 +111,8 @@ class RDSSubBase:
         record_id = store.next_id()
         store.turn = self
         self._rds_turn_store = store
+        self._rds_saved = False
+        self._rds_before = copy.deepcopy(self.getData())  # what memory goes back to if nothing is saved
         self._running.append(record_id)
         return record_id
 
@@ -114,14 +128,23 @@ class RDSSubBase:
         # No compaction in this commit: memory already holds the change, and a snapshot taken before the record
         # would store it under the previous ID (the simulator's state machine found that).
         store.commit(root, [["replace", path[:-1], path[-1], self]], _nothing_to_apply, may_compact=False)
+        self._rds_saved = True
+
+    def _rds_restore(self) -> None:
+        """Put back, in the store, the value this had when the turn began (this wrapper is then detached)."""
+        try:
+            root, path = locate(self)
+        except RDSError:
+            return
+        parent = resolve(root, path[:-1])
+        base = dict if isinstance(parent, dict) else list
+        base.__setitem__(parent, path[-1], track(self._rds_before, parent, path[-1], root))
 
     def _rds_plain(self) -> Any:
         return self.getData()
 
     def __deepcopy__(self, memo: Any) -> Any:
         """A deep copy is the plain value, as for RDS's containers (never a second wrapper on the store)."""
-        import copy
-
         return copy.deepcopy(self.getData(), memo)
 
 

@@ -64,7 +64,9 @@ def _kind(value: Any) -> type:
 def same(a: Any, b: Any) -> bool:
     """Equal and of the same type all the way down, with dicts in the same order (1 == 1.0 == True hides changes).
 
-    RDS's tracked containers count as the built-in types they extend."""
+    RDS's tracked containers count as the built-in types they extend, and custom values as the data they wrap."""
+    if hasattr(a, "_rds_parent") and hasattr(a, "getData"):
+        a = a.getData()
     if _kind(a) is not _kind(b):
         return False
     if isinstance(a, (list, tuple)):

@@ -172,6 +172,55 @@ def run_step(d: Any, step: Step) -> None:
         getattr(d, name)(*args)
 
 
+class Tally:
+    """A user's own class, stored through rds.register_type and tracked through the seed's RDSSubBase recipe."""
+
+    def __init__(self, counts: Optional[List[int]] = None) -> None:
+        self.counts = list(counts or [])
+
+    def bump(self, n: int) -> None:
+        if n < 0:
+            raise ValueError("negative")
+        self.counts.append(n)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, Tally) and other.counts == self.counts
+
+    def __repr__(self) -> str:
+        return f"Tally({self.counts!r})"
+
+
+def _register_tally() -> None:
+    import rds
+    from rds.rds_subtypes import RDSSubBase, registerRDSSubType
+
+    class TallyRDS(RDSSubBase):
+        def __init__(self, master: Any, instance: Tally) -> None:
+            RDSSubBase.__init__(self, master)
+            self.__object = instance
+
+        def bump(self, n: int) -> None:
+            id = self._awaitTurn()
+            try:
+                self.__object.bump(n)
+            except BaseException:
+                self._running.remove(id)
+                raise
+            try:
+                self._save()
+            finally:
+                self._running.remove(id)
+
+        def getData(self) -> Tally:  # noqa: N802 - the seed's name
+            return Tally(self.__object.counts)
+
+    rds.register_type(Tally, "sim.Tally", lambda t: t.counts, Tally)
+    registerRDSSubType(Tally, TallyRDS)
+
+
+_register_tally()
+
+
 def scripted() -> List[Workload]:
     basic = [("set", "a", 1), ("set", "b", [1, 2]), ("set", "a", 2), ("del", "b"), ("update", {"c": 3, "d": (1, 2)})]
     all_ops = [
@@ -208,6 +257,18 @@ def scripted() -> List[Workload]:
         ("call", [], "pop", (1,)),
         ("call", [], "__imul__", (2,)),
         ("call", [], "__delitem__", (slice(0, None, 2),)),
+        ("call", [], "append", ({"z": [0]},)),
+        ("call", [], "__imul__", (2,)),
+        ("call", [-1, "z"], "append", (1,)),  # only the last copy changes
+    ]
+    custom = [
+        ("set", "t", Tally([1])),
+        ("call", ["t"], "bump", (2,)),
+        ("set", "pad", BIG),
+        ("call", ["t"], "bump", (3,)),
+        ("call", ["t"], "bump", (-1,)),  # fails: saves nothing
+        ("set", "l", [Tally()]),
+        ("call", ["l", 0], "bump", (4,)),
     ]
     workloads = []
     for redundancy in (1, 2):
@@ -226,6 +287,7 @@ def scripted() -> List[Workload]:
             Workload(f"nested/r{redundancy}", nested, redundancy),
             Workload(f"list/r{redundancy}", list_steps, redundancy, root="list"),
             Workload(f"nested-compaction/r{redundancy}", nested, redundancy, compact_min_bytes=0),
+            Workload(f"custom/r{redundancy}", custom, redundancy, compact_min_bytes=0),
         ]
     workloads.append(Workload("basic/r3", basic, 3))
     return workloads

@@ -81,11 +81,37 @@ def test_the_readme_recipe_saves_each_call_as_one_modification(where):
 def test_a_failing_custom_method_saves_nothing_and_gives_the_turn_back(where):
     with RDSDict(where, "s") as d:
         d["obj"] = MyType()
+        held = d["obj"]
         with pytest.raises(ValueError):
-            d["obj"].myFunction(None)
+            held.myFunction(None)
         assert d.last_id == 1
         d["other"] = 1  # the turn was given back: other modifications proceed
         assert d.last_id == 2
+        held.myFunction(1)  # nothing had changed, so the wrapper is still the store's
+        assert d["obj"].getData() == MyType([1]) and d.last_id == 3
+
+
+class Fragile(MyType):
+    def myFunction(self, item):  # noqa: N802 - changes the object, then fails
+        self.items.append(item)
+        raise RuntimeError("half done")
+
+
+rds.register_type(Fragile, "tests.Fragile", lambda obj: obj.items, Fragile)
+registerRDSSubType(Fragile, MyRDSSubType)
+
+
+def test_a_custom_method_that_fails_halfway_is_rolled_back(where):
+    with RDSDict(where, "s") as d:
+        d["obj"] = Fragile([1])
+        held = d["obj"]
+        with pytest.raises(RuntimeError):
+            held.myFunction(2)
+        assert d["obj"].getData() == MyType([1]) and d.last_id == 1
+        with pytest.raises(DetachedError):
+            held.myFunction(3)  # the half-changed wrapper no longer belongs to the store
+    with RDSDict(where, "s") as d:
+        assert d["obj"].getData() == MyType([1])
 
 
 def test_custom_values_work_in_lists_and_detach(where):
