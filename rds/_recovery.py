@@ -63,6 +63,17 @@ class Recovered:
     events: List[str] = field(default_factory=list)  # what was discarded or repaired, for the log
 
 
+def current_generation(files: List[fmt.FileName]) -> Optional[int]:
+    """The generation recovery reads: the newest one with a snapshot file (None when there is no snapshot).
+
+    post: (__return__ is None) == all(f.kind != "snapshot" or f.tmp for f in files)
+    post: __return__ is None or any(f.kind == "snapshot" and not f.tmp and f.gen == __return__ for f in files)
+    post: __return__ is None or all(f.gen <= __return__ for f in files if f.kind == "snapshot" and not f.tmp)
+    """
+    gens = [f.gen for f in files if f.kind == "snapshot" and not f.tmp]
+    return max(gens) if gens else None
+
+
 def canonical_copy(frame_counts: List[int]) -> int:
     """Which journal copy is canonical: the one with the most intact frames, the first of them on a tie.
 
@@ -152,8 +163,7 @@ def recover(names: List[str], read: Reader, codec: Codec, repair: bool = False) 
     if not parsed:
         return Recovered(fresh=True, obsolete=obsolete)
 
-    snapshot_gens = {info.gen for info in parsed.values() if info.kind == "snapshot"}
-    current = max(snapshot_gens) if snapshot_gens else None
+    current = current_generation(list(parsed.values()))
 
     # Journals newer than every snapshot: an interrupted compaction or creation, which wrote no record yet.
     for name, info in sorted(parsed.items()):
