@@ -134,7 +134,10 @@ def dict_clear(d: dict, /) -> Plan:
 
 
 def _index(lst: list, index: Any, verb: str = "assignment") -> int:
-    index = operator.index(index)
+    try:
+        index = operator.index(index)
+    except TypeError:
+        raise TypeError(f"list indices must be integers or slices, not {type(index).__name__}") from None
     size = list.__len__(lst)
     if index < 0:
         index += size
@@ -172,7 +175,7 @@ def list_append(lst: list, /, value: Any) -> Plan:
 
 
 def list_extend(lst: list, /, values: Any) -> Plan:
-    items = list(values)
+    items = [item for item in values]  # not list(): that trusts __length_hint__ (CPython issue 1621)
     for item in items:
         _not_inside_itself(lst, item)
     return ([["extend", [], items]] if items else None), _none
@@ -209,6 +212,8 @@ def list_remove(lst: list, /, value: Any) -> Plan:
 def list_sort(lst: list, /, *, key: Optional[Callable[[Any], Any]] = None, reverse: bool = False) -> Plan:
     items = list(list.__iter__(lst))
     order = sorted(range(len(items)), key=(lambda i: key(items[i])) if key else items.__getitem__, reverse=reverse)
+    if list.__len__(lst) != len(items) or any(a is not b for a, b in zip(list.__iter__(lst), items)):
+        raise ValueError("list modified during sort")  # by the key function or a comparison, as list.sort says
     return ([["reorder", [], order]] if order != list(range(len(items))) else None), _none
 
 

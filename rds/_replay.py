@@ -84,9 +84,15 @@ def _list_set(target: List[Any], index: int, value: Any) -> None:
     _method(target, list, "__setitem__")(index, value)
 
 
+def _slice(start: int, stop: int, step: int) -> slice:
+    """The slice for bounds as ``slice.indices`` gives them: a negative ``stop`` (only with a negative step)
+    means the slice runs through index 0, which a slice bound of -1 would not say."""
+    return slice(start, stop if stop >= 0 else None, step)
+
+
 def _list_set_slice(target: List[Any], start: int, stop: int, step: int, values: List[Any]) -> None:
     """Replay ``lsetslice``: ``target[start:stop:step] = values``."""
-    _method(target, list, "__setitem__")(slice(start, stop, step), values)
+    _method(target, list, "__setitem__")(_slice(start, stop, step), values)
 
 
 def _list_delete(target: List[Any], index: int) -> None:
@@ -96,7 +102,7 @@ def _list_delete(target: List[Any], index: int) -> None:
 
 def _list_delete_slice(target: List[Any], start: int, stop: int, step: int) -> None:
     """Replay ``ldelslice``: ``del target[start:stop:step]``."""
-    _method(target, list, "__delitem__")(slice(start, stop, step))
+    _method(target, list, "__delitem__")(_slice(start, stop, step))
 
 
 def _list_insert(target: List[Any], index: int, value: Any) -> None:

@@ -43,6 +43,9 @@ def test_every_list_operation_replays_exactly(where):
         ("__setitem__", (slice(None, None, 2), [0, 0, 0]), {}),
         ("__delitem__", (-1,), {}),
         ("__delitem__", (slice(0, 1),), {}),
+        ("__delitem__", (slice(1, None, -2),), {}),  # a negative step: through index 0
+        ("__setitem__", (slice(None, None, -1), [7, 6, 5]), {}),
+        ("__setitem__", (slice(2, 0, -1), ["p", "q"]), {}),
         ("insert", (-100, "first"), {}),
         ("insert", (100, "last"), {}),
         ("append", ([2],), {}),
