@@ -64,6 +64,7 @@ class FileSystem:
     # -- files -------------------------------------------------------------------------------------------
     #: How ``open`` opens a file: for reading; for writing an existing file; creating it if absent; or
     #: creating it and discarding what it held.  Writes start at offset 0; ``seek_end`` moves to the end.
+    #: (No ftruncate, pread or pwrite: RDS never changes a file in place, and pyfakefs fakes them poorly.)
     READ, WRITE, CREATE, REPLACE = "read", "write", "create", "replace"
 
     def open(self, path: str, how: str) -> int:
@@ -86,12 +87,6 @@ class FileSystem:
 
     def seek_end(self, fd: int) -> int:
         return os.lseek(fd, 0, os.SEEK_END)
-
-    def seek(self, fd: int, offset: int) -> int:
-        return os.lseek(fd, offset, os.SEEK_SET)
-
-    def truncate(self, fd: int, length: int) -> None:
-        os.ftruncate(fd, length)
 
     def fsync(self, fd: int) -> None:
         os.fsync(fd)

@@ -38,7 +38,8 @@ Reader = Callable[[str], Optional[bytes]]
 
 @dataclass(frozen=True)
 class JournalRepair:
-    """Make journal copy ``name`` equal to the canonical journal: keep its first ``keep`` bytes, append the rest."""
+    """Journal copy ``name`` must be rewritten from the canonical journal; its first ``keep`` bytes were intact
+    (0: the copy is missing or its header is damaged; more: it is short, or has a torn or damaged tail)."""
 
     name: str
     keep: int

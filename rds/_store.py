@@ -220,22 +220,16 @@ class Store:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _mend(self, recovered: Recovered) -> None:
-        """Rewrite damaged copies from intact ones, then delete what recovery called obsolete."""
-        dirty = False
-        for name in recovered.snapshot_repairs:
-            self._write_file_beside(name, recovered.snapshot)
-            dirty = True
-        for mend in recovered.journal_repairs:
-            fd = self.fs.open(self._file(mend.name), self.fs.CREATE)
-            try:
-                self.fs.truncate(fd, mend.keep)
-                self.fs.seek(fd, mend.keep)
-                self._write_all(fd, recovered.journal[mend.keep :])
-                self._sync(fd, force=True)
-            finally:
-                self.fs.close(fd)
-            dirty = dirty or mend.keep == 0
-        if dirty:
+        """Rewrite damaged copies from intact ones, then delete what recovery called obsolete.
+
+        A copy is never changed in place: the intact bytes are written beside it and renamed over it, so a crash
+        during the repair leaves either the old copy or the mended one (and the other copies untouched).
+        """
+        mended = [(name, recovered.snapshot) for name in recovered.snapshot_repairs]
+        mended += [(mend.name, recovered.journal) for mend in recovered.journal_repairs]
+        for name, data in mended:
+            self._write_file_beside(name, data)
+        if mended:
             self.fs.fsync_dir(self.path)
         self._remove(recovered.obsolete)
 

@@ -24,7 +24,7 @@ from rds import FileSystem
 Tree = Dict[str, Optional[bytes]]  # path relative to the root -> file bytes, or None for a folder
 
 SECTOR = 512
-MUTATING = {"mkdir", "create", "write", "truncate", "fsync", "fdatasync", "fsync_dir", "replace", "unlink"}
+MUTATING = {"mkdir", "create", "write", "fsync", "fdatasync", "fsync_dir", "replace", "unlink"}
 
 
 class SimulatedCrash(BaseException):
@@ -241,27 +241,11 @@ class SimFS(FileSystem):
         entry[1] = position + written
         return written
 
-    def seek(self, fd: int, offset: int) -> int:
-        self._tick("seek", f"{fd} {offset}")
-        super().seek(fd, offset)  # (pyfakefs's lseek returns None: the shadow keeps the position itself)
-        self.fds[fd][1] = offset
-        return offset
-
     def seek_end(self, fd: int) -> int:
         self._tick("seek_end", str(fd))
         super().seek_end(fd)
         self.fds[fd][1] = len(self.fds[fd][0].current)
         return self.fds[fd][1]
-
-    def truncate(self, fd: int, length: int) -> None:
-        self._tick("truncate", f"{fd} {length}")
-        super().truncate(fd, length)
-        node = self.fds[fd][0]
-        op = ("t", length)
-        if length > len(node.current):
-            op = ("w", len(node.current), b"\0" * (length - len(node.current)))
-        _apply(node.current, op)
-        node.pending.append(op)
 
     def _sync_file(self, name: str, fd: int) -> None:
         node = self.fds[fd][0]
