@@ -28,63 +28,15 @@ from pyfakefs.fake_filesystem_unittest import Patcher
 
 import rds
 from rds._plans import plain
-from rds.rds_subtypes import RDSSubBase, registerRDSSubType
 from sim.simfs import Fault, SimFS, SimulatedCrash, materialize
-from sim.workloads import EXPECTED_ERRORS, model_step, run_step
-
-
-class Counter:
-    """A custom class, tracked through the seed's RDSSubBase recipe (see tests/test_subtypes.py)."""
-
-    def __init__(self, counts=None):
-        self.counts = list(counts or [])
-
-    def bump(self, n):
-        if n < 0:
-            raise ValueError("negative")
-        self.counts.append(n)
-
-    def __eq__(self, other):
-        return isinstance(other, Counter) and other.counts == self.counts
-
-    def __repr__(self):
-        return f"Counter({self.counts!r})"
-
-
-class CounterRDS(RDSSubBase):
-    def __init__(self, master, instance):
-        RDSSubBase.__init__(self, master)
-        self.__object = instance
-
-    def bump(self, n):
-        id = self._awaitTurn()
-        try:
-            ret = self.__object.bump(n)
-        except BaseException:
-            self._running.remove(id)
-            raise
-        try:
-            self._save()
-        finally:
-            self._running.remove(id)
-        return ret
-
-    def getData(self):  # noqa: N802
-        return Counter(self.__object.counts)
-
-    def __eq__(self, other):  # "used identically to the type it replaces", as the seed README asks
-        return self.__object == (other.getData() if isinstance(other, CounterRDS) else other)
-
-
-rds.register_type(Counter, "tests.Counter", lambda c: c.counts, Counter)
-registerRDSSubType(Counter, CounterRDS)
+from sim.workloads import EXPECTED_ERRORS, Tally, model_step, run_step
 
 ROOT = "/machine"
 ID_MAX = 5  # small, so IDs wrap within an example
 keys = st.sampled_from(["a", "b", "c", 1, (2, "t")])
 values = st.one_of(
     st.none(),
-    st.builds(Counter, st.lists(st.integers(0, 3), max_size=2)),
+    st.builds(Tally, st.lists(st.integers(0, 3), max_size=2)),
     st.integers(-(2**70), 2**70),
     st.text(max_size=3),
     st.binary(max_size=3),
@@ -144,7 +96,7 @@ NESTED_CALLS = {
         ("update", st.tuples(st.frozensets(st.integers(0, 5), max_size=2))),
         ("clear", st.just(())),
     ],
-    Counter: [("bump", st.tuples(st.integers(-1, 9)))],
+    Tally: [("bump", st.tuples(st.integers(-1, 9)))],
 }
 
 
