@@ -40,7 +40,7 @@ def _root_class(recovered: Recovered) -> Any:
 
 @contextlib.contextmanager
 def _progress(total: int, what: str) -> Iterator[Any]:
-    """A progress bar on stderr when it is a terminal and tqdm is installed; otherwise nothing."""
+    """A progress bar (tqdm, a dependency) on stderr when it is a terminal; nothing in pipes and logs."""
     bar = None
     if sys.stderr.isatty():
         try:
