@@ -1,1 +1,4 @@
-"""The RDS crash simulator (see sim/README and ``python -m sim --help``)."""
+"""The RDS crash simulator: ``python -m sim`` runs the crash campaign (``--help`` for options; README.rst,
+"The crash campaign", for what it checks).  ``simfs`` is the fault-injecting seam and durability model,
+``workloads`` the workloads and their plain-value oracle, ``campaign`` the runner and judge, ``selftest`` the
+deliberately broken stores, ``bench`` the benchmark."""
