@@ -267,12 +267,3 @@ def apply_all(root: Any, ops: Iterable[Sequence[Any]]) -> None:
     """Apply a record's operations in order."""
     for op in ops:
         apply(root, op)
-
-
-def replay(root: Any, records: Iterable[List[Any]]) -> Any:
-    """Apply every record (``[id, ops]``) in order; return the ID of the last one, or None if there was none."""
-    last = None
-    for record in records:
-        last, ops = record
-        apply_all(root, ops)
-    return last
