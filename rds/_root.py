@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import weakref
-from typing import Any, Dict, List, Optional, TypeVar
+from typing import Any, List, Optional, TypeVar
 
 from ._codec import Codec
 from ._fs import FileSystem
 from ._ids import IDGenerator
 from ._store import Store
-from ._tracking import track
+from ._tracking import Tracked, track
 
 _T = TypeVar("_T")
 
@@ -37,8 +37,11 @@ ARGUMENTS = """
 """
 
 
-class Root:
-    """Mixin for a store's root container; the class must have slots ``_store`` and ``_finalizer``."""
+class Root(Tracked):
+    """Mixin for a store's root container; the class must have slots ``_store`` and ``_finalizer``.
+
+    Like every stored container (``Tracked``), it copies, deep-copies and pickles as the plain value it holds:
+    pickling a store handle would duplicate the writer."""
 
     __slots__ = ()
     _store: Store
@@ -145,28 +148,3 @@ class Root:
         if holder is None:
             raise RuntimeError("_save() called outside a custom value's turn (call self._awaitTurn() first)")
         holder._rds_save_value()
-
-    def _rds_plain(self) -> Any:
-        """The value the codec stores for this container (used when it is stored inside another)."""
-        if isinstance(self, dict):
-            return dict(dict.items(self))
-        return list(list.__iter__(self))  # type: ignore[arg-type]
-
-    def __copy__(self) -> Any:
-        return self._rds_plain()
-
-    def __reduce__(self) -> Any:
-        # Pickling a store handle would duplicate the writer; pickle the contents as a plain value.
-        from ._plans import plain
-
-        return (self._rds_base, (plain(self),))
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        return self.__reduce__()
-
-    def __deepcopy__(self, memo: Dict[int, Any]) -> Any:
-        import copy
-
-        from ._plans import plain
-
-        return copy.deepcopy(plain(self), memo)

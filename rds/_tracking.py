@@ -169,8 +169,8 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[], None]:
     return apply
 
 
-class _Tracked:
-    """What every tracked container adds to its built-in base."""
+class Tracked:
+    """What every stored container (nested ones and the roots) adds to its built-in base."""
 
     __slots__ = ()
     _rds_base: type = object
@@ -191,7 +191,7 @@ class _Tracked:
         return (self._rds_base, (_plans.plain(self),))
 
 
-class TrackedDict(_Tracked, dict):
+class TrackedDict(Tracked, dict):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = dict
     locals().update(mutators(dict, "TrackedDict"))
@@ -200,7 +200,7 @@ class TrackedDict(_Tracked, dict):
         return dict(self)
 
 
-class TrackedList(_Tracked, list):
+class TrackedList(Tracked, list):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = list
     locals().update(mutators(list, "TrackedList"))
@@ -209,7 +209,7 @@ class TrackedList(_Tracked, list):
         return list(self)
 
 
-class TrackedSet(_Tracked, set):
+class TrackedSet(Tracked, set):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = set
     locals().update(mutators(set, "TrackedSet"))
