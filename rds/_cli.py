@@ -21,7 +21,7 @@ from ._fs import DEFAULT
 from ._list import RDSList
 from ._plans import plain
 from ._recovery import Recovered
-from ._store import Store, inspect, read_file
+from ._store import Store, inspect, read_file, write_all
 from .errors import CorruptionError, RDSError
 
 
@@ -120,9 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     fd = DEFAULT.open(args.file, DEFAULT.REPLACE)
     try:
-        data = text.encode()
-        while data:
-            data = data[DEFAULT.write(fd, data) :]
+        write_all(DEFAULT, fd, text.encode())
         DEFAULT.fsync(fd)
     finally:
         DEFAULT.close(fd)

@@ -46,6 +46,16 @@ log = logging.getLogger("rds")
 DURABILITY_MODES = ("fsync", "flush")
 
 
+def write_all(fs: FileSystem, fd: int, data: bytes) -> None:
+    """Write all of ``data`` at ``fd``'s position, looping over short writes."""
+    view = memoryview(data)
+    while view:
+        written = fs.write(fd, view)  # type: ignore[arg-type]
+        if written <= 0:
+            raise OSError(errno.EIO, "write returned 0 bytes")
+        view = view[written:]
+
+
 def read_file(fs: FileSystem, path: str) -> Optional[bytes]:
     """A whole file's bytes, or None if it does not exist."""
     try:
@@ -259,14 +269,6 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------------------
 
-    def _write_all(self, fd: int, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = self.fs.write(fd, view)  # type: ignore[arg-type]
-            if written <= 0:
-                raise OSError(errno.EIO, "write returned 0 bytes")
-            view = view[written:]
-
     def _sync(self, fd: int, force: bool = False) -> None:
         if force or self.durability == "fsync":
             self.fs.fdatasync(fd)
@@ -276,7 +278,7 @@ class Store:
         tmp = self._file(name + ".tmp")
         fd = self.fs.open(tmp, self.fs.REPLACE)
         try:
-            self._write_all(fd, data)
+            write_all(self.fs, fd, data)
             self._sync(fd, force=True)
         finally:
             self.fs.close(fd)
@@ -289,7 +291,7 @@ class Store:
         for copy in range(copies):
             fd = self.fs.open(self._file(fmt.file_name("journal", gen, copy)), self.fs.REPLACE)
             try:
-                self._write_all(fd, header_j)
+                write_all(self.fs, fd, header_j)
                 self._sync(fd, force=True)
             finally:
                 self.fs.close(fd)
@@ -365,7 +367,7 @@ class Store:
         frame = fmt.encode_frame(self.last_seq + 1, payload)
         try:
             for fd in self._journal_fds:
-                self._write_all(fd, frame)
+                write_all(self.fs, fd, frame)
             for fd in self._journal_fds:
                 self._sync(fd)
         except BaseException as exc:

@@ -12,7 +12,7 @@ from typing import Any, Callable, ContextManager, Dict, Iterator, List, Tuple
 from unittest import mock
 
 from rds import _format
-from rds._store import Store
+from rds._store import Store, write_all
 
 
 @contextlib.contextmanager
@@ -50,7 +50,7 @@ def _snapshot_in_place() -> ContextManager[Any]:
     def write_in_place(self: Store, name: str, data: bytes) -> None:
         fd = self.fs.open(self._file(name), self.fs.REPLACE)
         try:
-            self._write_all(fd, data)
+            write_all(self.fs, fd, data)
             self._sync(fd, force=True)
         finally:
             self.fs.close(fd)
