@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterable
 
 from ._root import ARGUMENTS, Root
-from ._tracking import mutators
+from ._tracking import mutators, readers
 
 
 class RDSDict(Root, dict):
@@ -23,13 +23,10 @@ class RDSDict(Root, dict):
     __slots__ = ("_store", "_finalizer", "__weakref__")
     _rds_base = dict
     locals().update(mutators(dict, "RDSDict"))
+    locals().update(readers(dict))
 
     def _rds_fill(self, state: Dict[Any, Any]) -> None:
         dict.update(self, {key: self._rds_track(value, key) for key, value in state.items()})
-
-    def copy(self) -> Dict[Any, Any]:
-        """A shallow copy as a plain dict (not saved anywhere)."""
-        return dict(self)
 
     @classmethod
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Dict[Any, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, List
 
 from ._root import ARGUMENTS, Root
-from ._tracking import mutators
+from ._tracking import mutators, readers
 
 
 class RDSList(Root, list):
@@ -22,10 +22,7 @@ class RDSList(Root, list):
     __slots__ = ("_store", "_finalizer", "__weakref__")
     _rds_base = list
     locals().update(mutators(list, "RDSList"))
+    locals().update(readers(list))
 
     def _rds_fill(self, state: List[Any]) -> None:
         list.extend(self, [self._rds_track(value, index) for index, value in enumerate(state)])
-
-    def copy(self) -> List[Any]:
-        """A shallow copy as a plain list (not saved anywhere)."""
-        return list(self)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import weakref
-from typing import Any, List, Optional, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, TypeVar
 
 from ._codec import Codec
 from ._fs import FileSystem
 from ._ids import IDGenerator
-from ._store import Store
+from ._store import Store, Transaction
 from ._tracking import Tracked, track
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 ARGUMENTS = """
     Arguments (all but the first two keyword-only):
@@ -28,12 +32,20 @@ ARGUMENTS = """
     - ``repair``: open at the last consistent point when damage exceeds the redundancy (else ``CorruptionError``).
     - ``compact_ratio``, ``compact_min_bytes``: a new snapshot is written when the journal exceeds both
       ``compact_min_bytes`` and ``compact_ratio`` times the snapshot's size.
+    - ``turn_timeout``: seconds a modification or read waits for another thread's modification or transaction
+      before raising ``TurnTimeoutError`` (default 20; None waits for ever).
     - ``fs``: the OS seam (``rds.FileSystem``); the crash simulator passes a fault-injecting one.
 
     Nested dicts, lists and sets are tracked: ``d["a"]["b"].append(1)`` is saved like ``d["k"] = v``.  A stored
     container is a tracked copy of the one assigned (the caller's object is not tracked afterwards); values that
     leave the store (``pop``) come back as plain copies, and a nested container that was removed raises
     ``DetachedError`` if modified.
+
+    Any number of threads may read and modify the store: modifications happen one at a time in ID order, and
+    those made at the same moment share one fsync (group commit).  Reads wait for a modification being applied,
+    so they never see half of one; iterating walks a snapshot taken when the iteration starts.
+    ``with d.transaction():`` makes many changes one modification; ``await d.acall(...)`` and the ``a``-methods
+    serve asyncio.
 """
 
 
@@ -61,6 +73,7 @@ class Root(Tracked):
         repair: bool = False,
         compact_ratio: float = 1.0,
         compact_min_bytes: int = 1 << 20,
+        turn_timeout: Optional[float] = 20.0,
         fs: Optional[FileSystem] = None,
     ) -> None:
         if getattr(self, "_store", None) is not None:
@@ -78,11 +91,13 @@ class Root(Tracked):
             repair=repair,
             compact_ratio=compact_ratio,
             compact_min_bytes=compact_min_bytes,
+            turn_timeout=turn_timeout,
             fs=fs,
         )
         self._rds_fill(store.state)
         store.state = None
         self._store = store  # type: ignore[misc]  # the slot is declared by the concrete class
+        store.root_of = weakref.ref(self)  # for compaction (weakly: the finalizer must not keep self alive)
         self._finalizer = weakref.finalize(self, store.close)  # type: ignore[misc]
 
     def _rds_fill(self, state: Any) -> None:
@@ -124,16 +139,59 @@ class Root(Tracked):
         return list(self._store.events)
 
     def sync(self) -> None:
-        """Make every completed modification durable (a no-op in the default ``fsync`` mode)."""
+        """Return once every modification made so far, by any thread, is durable.
+
+        In ``fsync`` mode each modification is durable when its call returns; this is for a thread that read
+        another thread's change while its call was still syncing.  In ``flush`` mode it syncs the journal."""
         self._store.sync()
 
     def compact(self) -> None:
         """Write a new snapshot now and start an empty journal (normally automatic)."""
-        with self._store.lock:
-            self._store.compact(self)
+        store = self._store
+        store.acquire()
+        try:
+            store.compact(self)
+        finally:
+            store.lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Make every change inside the ``with`` block one modification, with one ID: after a crash, all of it
+        or none of it.
+
+        The block holds the store's turn: other threads' modifications and reads wait for it to end, so they
+        never see it half done, and a read-modify-write inside it is safe.  Changes show in memory as they are
+        made; the record is written and synced when the block ends, and the block's end returns once it is
+        durable.  If the block raises, memory is rolled back, nothing is written and the exception propagates.
+        A transaction inside another joins it; if the inner one raises, only its own changes are undone.
+        ``as tx`` gives the transaction: ``tx.id`` is the ID it will have.
+        """
+        with self._store.modification() as tx:
+            if tx.ordered is None:
+                tx.ordered = set()
+            yield tx
+
+    async def acall(self, function: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+        """``function(*args, **kwargs)`` as one transaction, run in the event loop's default executor, so that
+        the coroutine never blocks the loop on a lock or an fsync; for example
+        ``await d.acall(d["log"].append, entry)``.  Concurrent tasks share fsyncs like threads do.
+
+        Cancelling the awaiting task does not cancel the call: it still completes (or fails) in its thread.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(self._in_transaction, function, args, kwargs))
+
+    def _in_transaction(self, function: Callable[..., _R], args: Any, kwargs: Any) -> _R:
+        with self.transaction():
+            return function(*args, **kwargs)
+
+    async def async_sync(self) -> None:
+        """``sync()`` without blocking the event loop."""
+        await asyncio.get_running_loop().run_in_executor(None, self.sync)
 
     def close(self) -> None:
-        """Sync if needed and release the files and the writer lock.  Reads still work; modifications raise."""
+        """Wait for modifications in flight, sync if needed, and release the files and the writer lock.
+        Reads still work; modifications raise ``StoreClosedError``."""
         self._store.close()
 
     def __enter__(self: _T) -> _T:

@@ -21,10 +21,12 @@ This module must never decide what recovered bytes mean (that is ``_recovery.py`
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import threading
-from typing import Any, Callable, List, Optional, Sequence
+from collections import deque
+from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
 from . import _format as fmt
 from ._codec import Codec, MsgpackCodec
@@ -38,6 +40,7 @@ from .errors import (
     ReadOnlyError,
     StoreClosedError,
     StoreFailedError,
+    TurnTimeoutError,
     UnsupportedTypeError,
 )
 
@@ -106,8 +109,11 @@ class Store:
         repair: bool = False,
         compact_ratio: float = 1.0,
         compact_min_bytes: int = 1 << 20,
+        turn_timeout: Optional[float] = 20.0,
         fs: Optional[FileSystem] = None,
     ) -> None:
+        if turn_timeout is not None and not turn_timeout >= 0:
+            raise ValueError(f"turn_timeout must be a number of seconds >= 0 or None, not {turn_timeout!r}")
         if redundancy is not None and (
             not isinstance(redundancy, int) or isinstance(redundancy, bool) or not 1 <= redundancy <= 16
         ):
@@ -124,7 +130,19 @@ class Store:
         self.compact_ratio = compact_ratio
         self.compact_min_bytes = compact_min_bytes
         self.path = self.fs.join(self.fs.fspath(location), name)
+        #: The turn: held while a modification is planned, applied to memory and appended (not while it is synced),
+        #: for a whole transaction, and briefly by readers, so nobody sees half of a modification.
         self.lock = threading.RLock()
+        self.turn_timeout = turn_timeout
+        self.tx: Optional[Transaction] = None  # the modification the turn's holder has open
+        self._waiting = 0  # threads waiting for the turn
+        self._waiting_lock = threading.Lock()
+        self.root_of: Callable[[], Any] = lambda: None  # the root container (set by it, weakly)
+        #: Records appended but not yet known durable: (seq, the ID before it, how to undo it in memory).
+        self.pending: Deque[Tuple[int, Any, List[Callable[[], None]]]] = deque()
+        self.synced_seq = 0
+        self._syncing = False  # a thread is syncing the journal (or compacting): others wait on _sync_cond
+        self._sync_cond = threading.Condition(threading.Lock())
         self.failed: Optional[BaseException] = None
         self.closed = False
         self.events: List[str] = []
@@ -140,6 +158,7 @@ class Store:
         self.snapshot_size = 0
         try:
             self.state = self._open(lock_timeout, repair)
+            self.synced_seq = self.last_seq
             if redundancy is not None and redundancy != self.copies and not readonly:
                 self.copies = redundancy  # an explicit new redundancy: rewrite the store with that many copies
                 self.compact(self.state)
@@ -337,71 +356,212 @@ class Store:
     def next_id(self) -> Any:
         return self.ids.first() if self.last_seq == 0 else self.ids.after(self.last_id)
 
-    def commit(
-        self,
-        root: Any,
-        ops: List[list],
-        prepare: Callable[[Any, List[list]], Callable[[], None]],
-        may_compact: bool = True,
-    ) -> Any:
-        """Make one modification durable, then apply it to ``root``; returns its ID.  Caller holds ``lock``.
+    # -- modifications: the turn, transactions, group commit -------------------------------------------------
 
-        ``prepare(root, decoded_ops)`` readies the change to memory and returns the function that makes it; it
-        runs before anything is written, so a value memory cannot hold fails with nothing changed.  If this
-        raises, neither memory nor (before a crash) the acknowledged disk state changed.  ``may_compact=False``
-        when memory already holds the change (a custom value's own method made it): a snapshot taken now would
-        record it under the previous ID.
-        """
-        self.check_writable()
-        record_id = self.next_id()
-        payload = self.codec.dumps([record_id, ops])  # UnsupportedTypeError here changes nothing
+    def acquire(self) -> None:
+        """Take the turn (``lock``), waiting at most ``turn_timeout`` seconds."""
+        if self.lock.acquire(blocking=False):
+            return
+        with self._waiting_lock:
+            self._waiting += 1
         try:
-            # Decode before writing: a value that encodes but cannot be read back (msgpack's unpacker has a
-            # stricter depth limit than its packer) must fail here, not after it is durable.  Memory then gets
-            # these decoded copies, exactly what a reopen rebuilds.
-            finish = prepare(root, self.codec.loads(payload)[1])
-        except Exception as exc:  # noqa: BLE001
-            raise UnsupportedTypeError(f"this value cannot be stored and read back: {exc!r}") from None
-        if may_compact and self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
-            self.compact(root)
-        frame = fmt.encode_frame(self.last_seq + 1, payload)
+            acquired = self.lock.acquire(timeout=-1 if self.turn_timeout is None else self.turn_timeout)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+        if not acquired:
+            raise TurnTimeoutError(
+                f"{self.path}: waited {self.turn_timeout} s for another thread's modification or transaction "
+                "to finish (turn_timeout)",
+                self.path,
+            )
+
+    def begin(self) -> "Transaction":
+        """Take the turn and open a modification, or join the one this thread has open (then it is nested).
+
+        The outermost one first compacts the journal if it has outgrown the snapshot: memory then holds exactly
+        the state after the last record written, which the snapshot records under that record's ID."""
+        self.acquire()
+        try:
+            tx = self.tx
+            if tx is None:
+                self.check_writable()
+                if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
+                    self.compact(self.root_of())
+                tx = self.tx = Transaction(self, self.next_id())
+            tx.marks.append((len(tx.ops), len(tx.undo)))
+            return tx
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def finish(self, tx: "Transaction", failed: bool = False, result: Optional[Callable[[], Any]] = None) -> Any:
+        """Close the modification opened by the matching ``begin``; return ``result()`` (computed with the turn,
+        once the change is in memory), after the record is durable.
+
+        A nested one that ``failed`` undoes just its own changes.  The outermost one undoes everything if it
+        failed, else writes its record, gives the turn back and waits until the record is durable.
+        """
+        seq = None
+        try:
+            ops_mark, undo_mark = tx.marks.pop()
+            if failed:
+                _undo(tx.undo[undo_mark:])
+                del tx.ops[ops_mark:], tx.undo[undo_mark:]
+                tx.payload = tx.deferred = None
+                if tx.ordered:
+                    tx.ordered = set()  # the copies it names may have been undone: later deletions copy again
+            if not tx.marks:
+                self.tx = None
+                if tx.ops and not failed:
+                    seq = self._write_record(tx)
+            value = result() if result is not None else None
+        finally:
+            self.lock.release()
+        if seq is not None and self.durability == "fsync":
+            self.wait_durable(seq)
+        return value
+
+    @contextlib.contextmanager
+    def modification(self) -> Iterator["Transaction"]:
+        """``begin`` ... ``finish`` around a block of changes."""
+        tx = self.begin()
+        try:
+            yield tx
+        except BaseException:
+            self.finish(tx, failed=True)
+            raise
+        self.finish(tx)
+
+    def _write_record(self, tx: "Transaction") -> int:
+        """Append ``tx`` as one record to every journal copy (turn held), and apply it to memory if it is not yet.
+
+        A change staged ``deferred`` (a single call) is applied only now.  If no other thread waits for the turn,
+        the record is first synced with the turn held: memory then never holds a change that could still fail,
+        so nothing ever needs undoing.  Otherwise the change is applied and the turn handed on at once, so the
+        waiting threads append theirs meanwhile and one fdatasync covers them all (group commit); should it fail,
+        ``_rollback`` undoes them all.
+        """
+        if self.failed is not None or self.closed:  # failed (or closed) while the transaction was open
+            _undo(tx.undo)
+            self._rollback()
+            self.check_writable()
+        payload = tx.payload if tx.payload is not None else self.codec.dumps([tx.id, tx.ops])
+        seq = self.last_seq + 1
+        frame = fmt.encode_frame(seq, payload)
         try:
             for fd in self._journal_fds:
                 write_all(self.fs, fd, frame)
-            for fd in self._journal_fds:
-                self._sync(fd)
         except BaseException as exc:
             self._fail(exc)
+            _undo(tx.undo)
+            self._rollback()
             raise
-        self.last_seq += 1
-        self.last_id = record_id
+        deferred, tx.deferred = tx.deferred, None
+        if self.durability == "fsync":
+            self.pending.append((seq, self.last_id, tx.undo))
+        self.last_seq = seq
+        self.last_id = tx.id
         self.journal_size += len(frame)
-        finish()
-        return record_id
+        if deferred is not None:
+            if self.durability == "fsync" and not self._waiting:
+                self.wait_durable(seq)
+            deferred(tx)
+        return seq
+
+    def wait_durable(self, seq: int) -> None:
+        """Return once record ``seq`` is on stable storage.  Group commit: one caller syncs the journal for every
+        record written so far while the others wait, so concurrent modifications share one fdatasync."""
+        cond = self._sync_cond
+        with cond:
+            while self.synced_seq < seq:
+                if self.failed is not None:
+                    break
+                if self._syncing:
+                    cond.wait()
+                    continue
+                self._syncing = True
+                target, fds = self.last_seq, list(self._journal_fds)
+                error: Optional[BaseException] = None
+                cond.release()
+                try:
+                    for fd in fds:
+                        self._sync(fd, force=True)
+                except BaseException as exc:  # noqa: BLE001 - any failure poisons the store (never retried)
+                    error = exc
+                finally:
+                    cond.acquire()
+                    self._syncing = False
+                    if error is None:
+                        self._synced(target)
+                    elif self.failed is None:
+                        self._fail(error)
+                    cond.notify_all()
+                if error is not None:
+                    cond.release()
+                    try:
+                        self._rollback()
+                    finally:
+                        cond.acquire()
+                    raise error
+            else:
+                return
+        self._rollback()
+        self.check_writable()
+
+    def _synced(self, seq: int) -> None:
+        """Records up to ``seq`` are durable (called with ``_sync_cond`` held)."""
+        self.synced_seq = max(self.synced_seq, seq)
+        while self.pending and self.pending[0][0] <= seq:
+            self.pending.popleft()
+
+    def _rollback(self) -> None:
+        """After a failure: undo, newest first, the open transaction's changes and every record not known to be
+        durable, so memory shows the last durable state (their calls all raise).  Idempotent."""
+        with self.lock:
+            undo: List[Callable[[], None]] = []
+            if self.tx is not None:
+                undo.extend(reversed(self.tx.undo))
+                self.tx.undo = []
+            with self._sync_cond:
+                while self._syncing:
+                    self._sync_cond.wait()
+                while self.pending and self.pending[-1][0] > self.synced_seq:
+                    seq, previous_id, steps = self.pending.pop()
+                    undo.extend(reversed(steps))
+                    self.last_seq, self.last_id = seq - 1, previous_id
+            for step in undo:
+                step()
 
     def compact(self, root: Any) -> None:
-        """Write the state as a new snapshot generation and start an empty journal after it."""
+        """Write the state as a new snapshot generation and start an empty journal after it (turn held)."""
         self.check_writable()
+        if self.tx is not None:
+            raise RuntimeError("compact() inside a transaction: the snapshot would hold half of it")
         payload = self.codec.dumps([self.last_id, root])
+        cond = self._sync_cond
+        with cond:
+            while self._syncing:  # the journal files are about to change under any sync in progress
+                cond.wait()
+            self._syncing = True
         try:
             self._write_generation(self.gen + 1, payload)
         except BaseException as exc:
             self._fail(exc)
             raise
+        finally:
+            with cond:
+                self._syncing = False
+                if self.failed is None:
+                    self._synced(self.last_seq)  # the snapshot holds every record written so far, durably
+                cond.notify_all()
 
     def sync(self) -> None:
-        """Sync the journal (needed only in ``flush`` mode, where modifications are not synced one by one)."""
-        with self.lock:
-            if self.closed or self.readonly:
-                return
-            if self.failed is not None:
-                self.check_writable()
-            try:
-                for fd in self._journal_fds:
-                    self.fs.fdatasync(fd)
-            except BaseException as exc:
-                self._fail(exc)
-                raise
+        """Return once every modification made so far is durable (in ``flush`` mode: sync the journal now)."""
+        if self.closed or self.readonly:
+            return
+        self.check_writable()
+        self.wait_durable(self.last_seq)
 
     def _close_fds(self) -> None:
         fds, self._journal_fds = self._journal_fds, []
@@ -418,9 +578,71 @@ class Store:
         with self.lock:
             if self.closed:
                 return
+            if self.tx is not None:
+                raise RuntimeError("close() inside a transaction: end the transaction first")
             try:
-                if self.durability != "fsync" and self.failed is None and not self.readonly:
-                    self.sync()
+                if self.failed is None and not self.readonly:
+                    self.wait_durable(self.last_seq)  # flush mode's unsynced tail; fsync mode's in-flight group
             finally:
-                self.closed = True
-                self._close_fds()
+                with self._sync_cond:
+                    while self._syncing:
+                        self._sync_cond.wait()
+                    self.closed = True
+                    self._close_fds()
+
+
+def _undo(steps: List[Callable[[], None]]) -> None:
+    for step in reversed(steps):
+        step()
+
+
+class Transaction:
+    """One modification being built under the turn: its ID, the operations staged so far (decoded copies, so
+    a caller changing its own objects afterwards changes nothing), and how to undo each in memory.
+
+    Every mutating call is one (``Store.modification``); ``with d.transaction():`` holds one open across many
+    calls, which then join it as nested ones.  ``marks`` holds, per nesting level, where its part begins.
+    """
+
+    __slots__ = ("store", "id", "ops", "undo", "marks", "payload", "deferred", "ordered")
+
+    def __init__(self, store: Store, record_id: Any) -> None:
+        self.store = store
+        #: An explicit transaction (``with d.transaction():``) keeps dict order exact on rollback (``_undoer``).
+        self.ordered: Optional[set] = None
+        self.id = record_id
+        self.ops: List[list] = []
+        self.undo: List[Callable[[], None]] = []
+        self.marks: List[Tuple[int, int]] = []
+        self.payload: Optional[bytes] = None  # the record's encoding, while it holds a single call's operations
+        self.deferred: Optional[Callable[[Any], None]] = None  # a single call's change, applied at the write
+
+    def stage(
+        self,
+        root: Any,
+        ops: List[list],
+        prepare: Callable[[Any, List[list]], Callable[[Any], None]],
+        last: bool = False,
+    ) -> None:
+        """Add ``ops`` to this modification and apply them to memory now.
+
+        ``prepare(root, decoded_ops)`` readies the change (it may raise: nothing has changed yet) and returns
+        the function that makes it, given this transaction, appending to its ``undo`` how to undo each step.
+        ``last``: nothing reads memory before ``Store.finish``, which may then apply the change itself.  The operations
+        are encoded and decoded first: a value that encodes but cannot be read back (msgpack's unpacker has a
+        stricter depth limit than its packer) fails here, and memory gets exactly what a reopen rebuilds.
+        """
+        store = self.store
+        store.check_writable()
+        payload = store.codec.dumps([self.id, ops])  # UnsupportedTypeError here changes nothing
+        try:
+            decoded = store.codec.loads(payload)[1]
+            apply = prepare(root, decoded)
+        except Exception as exc:  # noqa: BLE001
+            raise UnsupportedTypeError(f"this value cannot be stored and read back: {exc!r}") from None
+        self.payload = payload if not self.ops else None
+        if last and not self.ops and len(self.marks) == 1 and self.ordered is None:
+            self.deferred = apply  # a single call: Store._write_record applies it
+        else:
+            apply(self)
+        self.ops.extend(decoded)

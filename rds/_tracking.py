@@ -17,8 +17,10 @@ This module must not touch the file system, and must never change a container ex
 
 from __future__ import annotations
 
+import collections.abc as abc
 import copy as _copy
-from typing import Any, Callable, Dict, List, Tuple
+import functools
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from . import _plans
 from ._replay import OPERATIONS, resolve
@@ -70,21 +72,25 @@ def _kind(node: Any) -> str:
 
 
 def mutators(base: type, owner: str) -> Dict[str, Callable[..., Any]]:
-    """The mutating methods of a container class over ``base``: each plans, commits and returns."""
+    """The mutating methods of a container class over ``base``: each plans, applies and commits one modification
+    (or joins the transaction the thread has open), and returns once it is durable."""
 
     def make(name: str, plan: Callable[..., _plans.Plan]) -> Callable[..., Any]:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             root, _ = locate(self)
             store = root._store
-            with store.lock:
-                root, path = locate(self)  # again, under the lock: the structure is stable now
-                store.check_writable()
+            tx = store.begin()
+            try:
+                root, path = locate(self)  # again, with the turn: the structure is stable now
                 ops, result = plan(self, *args, **kwargs)
                 if ops:
                     if path:
                         ops = [[op[0], path, *op[2:]] for op in ops]
-                    store.commit(root, ops, live_apply)
-                return result()
+                    tx.stage(root, ops, live_apply, last=True)
+            except BaseException:
+                store.finish(tx, failed=True)
+                raise
+            return store.finish(tx, result=result)
 
         method.__name__ = name
         method.__qualname__ = f"{owner}.{name}"
@@ -92,6 +98,103 @@ def mutators(base: type, owner: str) -> Dict[str, Callable[..., Any]]:
         return method
 
     return {name: make(name, plan) for name, plan in _plans.PLANS[base].items()}
+
+
+def turn_of(node: Any) -> Any:
+    """The store whose turn guards ``node`` (None for a container that left its store or sits in a tuple)."""
+    while True:
+        store = getattr(node, "_store", None)
+        if store is not None:
+            return store
+        node = getattr(node, "_rds_parent", None)
+        if node is None or node is FROZEN:
+            return None
+
+
+def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` run with the store's turn, so it never sees half of a modification or of a transaction."""
+
+    @functools.wraps(function)
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        store = turn_of(self)
+        if store is None:
+            return function(self, *args, **kwargs)
+        store.acquire()
+        try:
+            return function(self, *args, **kwargs)
+        finally:
+            store.lock.release()
+
+    return read
+
+
+#: Reads that must see a whole state: everything a container's built-in base reads, except iteration (below).
+_READS = {
+    dict: ("__getitem__", "get", "__contains__", "__len__", "__eq__", "__ne__", "__repr__", "__or__", "__ror__"),
+    list: (
+        "__getitem__", "__contains__", "__len__", "index", "count", "__eq__", "__ne__", "__lt__", "__le__",
+        "__gt__", "__ge__", "__add__", "__mul__", "__rmul__", "__repr__",
+    ),
+    set: (
+        "__contains__", "__len__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__or__",
+        "__and__", "__sub__", "__xor__", "__ror__", "__rand__", "__rsub__", "__rxor__", "union", "intersection",
+        "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint",
+    ),
+}  # fmt: skip
+
+
+def readers(base: Any) -> Dict[str, Callable[..., Any]]:
+    """The reading methods of a container class over ``base``, each taking the turn.
+
+    Iteration walks a snapshot taken (with the turn) when it starts: it sees the state after some complete
+    modification, never raises "changed size during iteration", and does not see later modifications.
+    """
+    methods = {name: _guarded(getattr(base, name)) for name in _READS[base]}
+    methods["__iter__"] = _guarded(lambda self: iter(list(base.__iter__(self))))
+    if base is not set:
+        methods["__reversed__"] = _guarded(lambda self: iter(list(base.__reversed__(self))))
+    methods["copy"] = _guarded(lambda self: base(base.__iter__(self)) if base is not dict else dict(dict.items(self)))
+    methods["copy"].__doc__ = f"A shallow copy as a plain {base.__name__} (not saved anywhere)."
+    for name in ("__copy__", "__deepcopy__", "__reduce_ex__"):
+        methods[name] = _guarded(getattr(Tracked, name))
+    if base is dict:
+        methods["keys"] = lambda self: _KeysView(self)
+        methods["values"] = lambda self: _ValuesView(self)
+        methods["items"] = lambda self: _ItemsView(self)
+    return methods
+
+
+class _KeysView(abc.KeysView):
+    """``d.keys()``: a live view whose iteration walks a snapshot (see ``readers``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"dict_keys({list(self)!r})"
+
+
+class _ValuesView(abc.ValuesView):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return _snapshot(self._mapping, dict.values)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"dict_values({list(self)!r})"
+
+
+class _ItemsView(abc.ItemsView):
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return _snapshot(self._mapping, dict.items)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"dict_items({list(self)!r})"
+
+
+def _snapshot(mapping: Any, view: Callable[[Any], Any]) -> Iterator[Any]:
+    return _guarded(lambda self: iter(list(view(self))))(mapping)
 
 
 def track(value: Any, parent: Any, key: Any, root: Any) -> Any:
@@ -135,9 +238,10 @@ _INCOMING = {
 }
 
 
-def live_apply(root: Any, ops: List[list]) -> Callable[[], None]:
+def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
     """Ready decoded operations for the live containers under ``root``: track the values they bring in now
-    (this can fail: a value nested too deep), and return the function that applies them (which cannot)."""
+    (this can fail: a value nested too deep), and return the function that applies them (which cannot), first
+    appending to the transaction's ``undo`` list how to undo each step."""
     steps = []
     for op in ops:
         code, path, args = op[0], op[1], list(op[2:])
@@ -157,8 +261,9 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[], None]:
                 args[at] = [(k, track(v, target, k, root)) for k, v in args[at]]
         steps.append((code, target, args))
 
-    def apply() -> None:
+    def apply(tx: Any) -> None:
         for code, target, args in steps:
+            tx.undo.append(_undoer(code, target, args, tx.ordered))
             before = len(target)
             OPERATIONS[code].apply(target, *args)
             if code == "repeat":  # replay copied the repeated items: track the copies
@@ -167,6 +272,71 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[], None]:
                     list.__setitem__(target, index, track(_plans.plain(item), target, index, root))
 
     return apply
+
+
+def _undoer(code: str, target: Any, args: List[Any], ordered: Any) -> Callable[[], None]:
+    """How to put ``target`` back as it is now, once operation ``code`` with ``args`` has changed it.
+
+    Exact, and as cheap as the operation, with one exception: a dict key deleted from anywhere but the end
+    comes back at the end of the iteration order, unless ``ordered`` is a set (an explicit transaction, whose
+    rollback is routine).  Then the first such deletion from each dict keeps a copy of the dict's items (its id
+    goes into ``ordered``); undone last, that copy puts every key back in place.
+    """
+    last = code == "del" and next(dict.__reversed__(target)) == args[0]
+    if code == "del" and ordered is not None and id(target) not in ordered and not last:
+        ordered.add(id(target))
+        code = "clear"  # the copy below
+    elif code in ("set", "del"):
+        key = args[0]
+        old = dict.get(target, key, _MISSING)
+        return lambda: _restore_keys(target, [(key, old)])
+    if code == "update":
+        olds = [(key, dict.get(target, key, _MISSING)) for key, _ in args[0]]
+        return lambda: _restore_keys(target, reversed(olds))
+    if code == "lset":
+        index = args[0]
+        old = list.__getitem__(target, index)
+        return lambda: list.__setitem__(target, index, old)
+    if code == "insert":
+        index = args[0]
+        return lambda: list.__delitem__(target, index)
+    if code == "ldel":
+        index = args[0]
+        old = list.__getitem__(target, index)
+        return lambda: list.insert(target, index, old)
+    if code == "lsetslice" and args[2] == 1:
+        start, stop, values = args[0], args[1], args[3]
+        olds = list.__getitem__(target, slice(start, stop))
+        return lambda: list.__setitem__(target, slice(start, start + len(values)), olds)
+    if code in ("append", "extend") or (code == "repeat" and args[0] > 0):
+        size = list.__len__(target)
+        return lambda: list.__delitem__(target, slice(size, None))
+    if code == "sadd":
+        new = [item for item in args[0] if not set.__contains__(target, item)]
+        return lambda: set.difference_update(target, new)
+    if code == "sdiscard":
+        gone = [item for item in args[0] if set.__contains__(target, item)]
+        return lambda: set.update(target, gone)
+    # The rest (clear, reorder, reverse, extended slices, ...) costs O(len) anyway: keep a shallow copy.
+    base: Any = dict if isinstance(target, dict) else list if isinstance(target, list) else set
+    contents = list(dict.items(target) if base is dict else base.__iter__(target))
+    return lambda: _refill(base, target, contents)
+
+
+def _refill(base: Any, target: Any, contents: List[Any]) -> None:
+    base.clear(target)
+    if base is list:
+        list.extend(target, contents)
+    else:
+        base.update(target, contents)
+
+
+def _restore_keys(target: dict, olds: Any) -> None:
+    for key, old in olds:
+        if old is _MISSING:
+            dict.pop(target, key, None)
+        else:
+            dict.__setitem__(target, key, old)
 
 
 class Tracked:
@@ -195,27 +365,21 @@ class TrackedDict(Tracked, dict):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = dict
     locals().update(mutators(dict, "TrackedDict"))
-
-    def copy(self) -> Dict[Any, Any]:
-        return dict(self)
+    locals().update(readers(dict))
 
 
 class TrackedList(Tracked, list):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = list
     locals().update(mutators(list, "TrackedList"))
-
-    def copy(self) -> List[Any]:
-        return list(self)
+    locals().update(readers(list))
 
 
 class TrackedSet(Tracked, set):
     __slots__ = ("_rds_parent", "_rds_key")
     _rds_base = set
     locals().update(mutators(set, "TrackedSet"))
-
-    def copy(self) -> set:
-        return set(self)
+    locals().update(readers(set))
 
     def __repr__(self) -> str:
         return repr(set(self))

@@ -75,3 +75,8 @@ class DetachedError(RDSError):
 
 class UnsupportedTypeError(RDSError, TypeError):
     """A value the store's codec cannot encode; the modification changed nothing."""
+
+
+class TurnTimeoutError(RDSError, TimeoutError):
+    """Waiting for the store's turn (another thread's modification or transaction) took longer than
+    ``turn_timeout``; nothing was changed."""

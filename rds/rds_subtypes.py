@@ -42,7 +42,7 @@ next call).
 from __future__ import annotations
 
 import copy
-from typing import Any, List
+from typing import Any, Callable, List
 
 from ._replay import resolve
 from ._tracking import SUBTYPES, locate, track
@@ -62,18 +62,23 @@ class _Turns:
         self._ids.append(record_id)
 
     def remove(self, record_id: Any) -> None:
+        """Give the turn back: the modification ends here, written and synced if ``_save()`` staged it."""
         self._ids.remove(record_id)
         owner = self._owner
-        store = owner._rds_turn_store
-        if store is not None:
-            try:
-                if not self._ids:
-                    if not owner._rds_saved and owner.getData() != owner._rds_before:
-                        owner._rds_restore()  # the turn ended without a save: undo the method's change
-                    store.turn = None
-                    owner._rds_turn_store = None
-            finally:
-                store.lock.release()
+        store, tx = owner._rds_turn_store, owner._rds_tx
+        if store is None:
+            return
+        if self._ids:  # the end of a nested turn (this value's method called another of its methods)
+            store.finish(tx)
+            return
+        saved = owner._rds_saved
+        try:
+            if not saved and owner.getData() != owner._rds_before:
+                owner._rds_restore()  # the turn ended without a save: undo the method's change
+        finally:
+            store.turn, owner._rds_outer_turn = owner._rds_outer_turn, None
+            owner._rds_turn_store = owner._rds_tx = None
+            store.finish(tx, failed=not saved)
 
     def __contains__(self, record_id: Any) -> bool:
         return record_id in self._ids
@@ -91,6 +96,8 @@ class RDSSubBase:
         self._rds_parent: Any = None
         self._rds_key: Any = None
         self._rds_turn_store: Any = None
+        self._rds_tx: Any = None
+        self._rds_outer_turn: Any = None
         self._rds_saved = True
         self._rds_before: Any = None
 
@@ -99,25 +106,27 @@ class RDSSubBase:
         raise NotImplementedError(f"{type(self).__name__} must define getData()")
 
     def _awaitTurn(self) -> Any:
-        """Wait for this store's turn (its lock), and return the ID the modification will get."""
+        """Wait for this store's turn, open the modification, and return the ID it will get.
+
+        Inside a transaction (of this thread) the modification joins it, and the ID is the transaction's."""
         root, _ = locate(self)
         store = root._store
-        store.lock.acquire()
-        try:
-            store.check_writable()
-        except BaseException:
-            store.lock.release()
-            raise
-        record_id = store.next_id()
-        store.turn = self
-        self._rds_turn_store = store
-        self._rds_saved = False
-        self._rds_before = copy.deepcopy(self.getData())  # what memory goes back to if nothing is saved
-        self._running.append(record_id)
-        return record_id
+        tx = store.begin()
+        if self._rds_turn_store is None:  # else this thread holds it already: a method calling another
+            self._rds_outer_turn, store.turn = store.turn, self
+            self._rds_turn_store, self._rds_tx = store, tx
+            self._rds_saved = False
+            try:
+                self._rds_before = copy.deepcopy(self.getData())  # what memory goes back to if nothing is saved
+            except BaseException:
+                store.turn, self._rds_turn_store = self._rds_outer_turn, None
+                store.finish(tx, failed=True)
+                raise
+        self._running.append(tx.id)
+        return tx.id
 
     def _save(self) -> None:
-        """Save this value (as a whole) as one modification; call it while holding the turn."""
+        """Save this value (as a whole) as part of the modification; call it while holding the turn."""
         self._master._save()
 
     def _rds_save_value(self) -> None:
@@ -125,9 +134,15 @@ class RDSSubBase:
         if store is None:
             raise RuntimeError("_save() called without the turn: call self._awaitTurn() first")
         root, path = locate(self)
-        # No compaction in this commit: memory already holds the change, and a snapshot taken before the record
-        # would store it under the previous ID (the simulator's state machine found that).
-        store.commit(root, [["replace", path[:-1], path[-1], self]], _nothing_to_apply, may_compact=False)
+        parent, key, before = resolve(root, path[:-1]), path[-1], self._rds_before
+
+        def prepare(root: Any, ops: List[list]) -> Callable[[Any], None]:
+            def apply(tx: Any) -> None:  # memory already holds the change: only say how to undo it
+                tx.undo.append(lambda: _put_back(root, parent, key, before))
+
+            return apply
+
+        store.tx.stage(root, [["replace", path[:-1], key, self]], prepare)
         self._rds_saved = True
 
     def _rds_restore(self) -> None:
@@ -136,9 +151,7 @@ class RDSSubBase:
             root, path = locate(self)
         except RDSError:
             return
-        parent = resolve(root, path[:-1])
-        base = dict if isinstance(parent, dict) else list
-        base.__setitem__(parent, path[-1], track(self._rds_before, parent, path[-1], root))
+        _put_back(root, resolve(root, path[:-1]), path[-1], self._rds_before)
 
     def _rds_plain(self) -> Any:
         return self.getData()
@@ -148,8 +161,10 @@ class RDSSubBase:
         return copy.deepcopy(self.getData(), memo)
 
 
-def _nothing_to_apply(root: Any, ops: List[list]) -> Any:
-    return lambda: None
+def _put_back(root: Any, parent: Any, key: Any, value: Any) -> None:
+    """Store a new wrapper of (a copy of) ``value`` at ``parent[key]``, bypassing the journal."""
+    base = dict if isinstance(parent, dict) else list
+    base.__setitem__(parent, key, track(copy.deepcopy(value), parent, key, root))
 
 
 def registerRDSSubType(cls: type, subtype: type) -> None:  # noqa: N802 - the original project's name

@@ -178,7 +178,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 def self_test(args: argparse.Namespace) -> int:
     """Every deliberately broken store must be caught by the campaign."""
     args.stop_early = True
-    workloads = [w for w in scripted() if w.name in ("basic/r1", "basic/r2", "compaction/r1", "compaction/r2")]
+    names = ("basic/r1", "basic/r2", "compaction/r1", "compaction/r2", "transactions/r1")
+    workloads = [w for w in scripted() if w.name in names]
     print(f"rds simulator self-test: {len(BREAKAGES)} broken stores, backend {args.backend}")
     missed = []
     for name, (switches, patch, models) in BREAKAGES.items():

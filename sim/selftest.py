@@ -8,7 +8,7 @@ each and fails unless every one is caught.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, ContextManager, Dict, Iterator, List, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, Tuple
 from unittest import mock
 
 from rds import _format
@@ -22,25 +22,20 @@ def _nothing() -> Iterator[None]:
 
 def _ack_before_fsync() -> ContextManager[Any]:
     """Journal syncs are deferred to the start of the next modification: calls return before their data is durable."""
-    pending: List[Tuple[Any, int]] = []
-    real_sync, real_commit = Store._sync, Store.commit
+    owed: Dict[Store, int] = {}
+    real_wait, real_begin = Store.wait_durable, Store.begin
 
-    def deferred_sync(self: Store, fd: int, force: bool = False) -> None:
-        if force:
-            real_sync(self, fd, force)
-        else:
-            pending.append((self, fd))
+    def deferred_wait(self: Store, seq: int) -> None:
+        owed[self] = max(owed.get(self, 0), seq)
 
-    def commit(self: Store, *args: Any, **kwargs: Any) -> Any:
-        while pending:
-            store, fd = pending.pop(0)
-            if store is self:
-                real_sync(store, fd, True)
-        return real_commit(self, *args, **kwargs)
+    def begin(self: Store) -> Any:
+        if self in owed:
+            real_wait(self, owed.pop(self))
+        return real_begin(self)
 
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(Store, "_sync", deferred_sync))
-    stack.enter_context(mock.patch.object(Store, "commit", commit))
+    stack.enter_context(mock.patch.object(Store, "wait_durable", deferred_wait))
+    stack.enter_context(mock.patch.object(Store, "begin", begin))
     return stack
 
 
@@ -76,6 +71,23 @@ def _no_checksums() -> ContextManager[Any]:
     return mock.patch.object(_format, "intact", lambda stored, *parts: True)
 
 
+def _split_transactions() -> ContextManager[Any]:
+    """A transaction is written as two records (each half under the transaction's ID), so a crash between
+    them leaves half of it."""
+    real_write = Store._write_record
+
+    def split(self: Store, tx: Any) -> int:
+        ops = tx.ops
+        if len(ops) < 2:
+            return real_write(self, tx)
+        tx.ops, tx.payload = ops[: len(ops) // 2], None
+        real_write(self, tx)
+        tx.ops = ops[len(ops) // 2 :]
+        return real_write(self, tx)
+
+    return mock.patch.object(Store, "_write_record", split)
+
+
 #: name -> (seam switches, run-time patch, the fault models expected to catch it)
 BREAKAGES: Dict[str, Tuple[frozenset, Callable[[], ContextManager[Any]], Tuple[str, ...]]] = {
     "no file fsync": (frozenset({"no-file-sync"}), _nothing, ("power",)),
@@ -84,4 +96,5 @@ BREAKAGES: Dict[str, Tuple[frozenset, Callable[[], ContextManager[Any]], Tuple[s
     "checksums not verified": (frozenset(), _no_checksums, ("torn", "corruption")),
     "snapshot written in place": (frozenset(), _snapshot_in_place, ("crash", "torn")),
     "failed fsync retried and trusted": (frozenset(), _retry_fsync, ("fsync-drop",)),
+    "transaction split in two records": (frozenset(), _split_transactions, ("crash", "power")),
 }

@@ -62,6 +62,14 @@ def model_step(state: Any, step: Step) -> str:
     name, args = step[0], copy.deepcopy(step[1:])
     if name in ("reopen", "compact"):
         return "admin"
+    if name == "tx":  # ("tx", steps, abort): the steps as one modification; abort raises at the end of the block
+        inner, abort = args
+        before = copy.deepcopy(state)
+        kinds = [model_step(state, one) for one in inner]
+        if abort or "mod" not in kinds:
+            _restore(state, before)
+            return "noop"
+        return "mod"
     if name == "call":
         path, method, call_args = args
         try:
@@ -141,6 +149,15 @@ def _counts(before: Any, after: Any, method: str, args: Tuple[Any, ...]) -> bool
     return True
 
 
+def _restore(state: Any, before: Any) -> None:
+    state.clear()
+    (state.update if isinstance(state, dict) else state.extend)(before)
+
+
+class Abort(Exception):
+    """Raised inside a workload's transaction to roll it back."""
+
+
 def oracle(workload: Workload) -> Oracle:
     state: Any = [] if workload.root == "list" else {}
     result = Oracle(states=[copy.deepcopy(state)], ids=[None])
@@ -157,7 +174,20 @@ def oracle(workload: Workload) -> Oracle:
 def run_step(d: Any, step: Step) -> None:
     """Perform ``step`` on the store ``d`` (reopen is done by the caller)."""
     name, args = step[0], step[1:]
-    if name == "call":
+    if name == "tx":
+        inner, abort = args
+        try:
+            with d.transaction():
+                for one in inner:
+                    try:
+                        run_step(d, one)
+                    except EXPECTED_ERRORS:
+                        pass  # the call failed and changed nothing; the transaction goes on
+                if abort:
+                    raise Abort()
+        except Abort:
+            pass
+    elif name == "call":
         path, method, call_args = args
         getattr(_at(d, path), method)(*copy.deepcopy(call_args))
     elif name == "set":
@@ -273,6 +303,16 @@ def scripted() -> List[Workload]:
         ("set", "l", [Tally()]),
         ("call", ["l", 0], "bump", (4,)),
     ]
+    transactions = [
+        ("set", "a", 1),
+        ("set", "z", 0),
+        ("tx", [("set", "b", [1]), ("call", ["b"], "append", (BIG,)), ("del", "a"), ("set", "t", {"l": []})], False),
+        ("tx", [("call", ["t", "l"], "append", (1,)), ("del", "z"), ("set", "c", HUGE)], True),  # rolled back
+        ("tx", [("del", "missing"), ("call", ["t", "l"], "extend", ([2, 3],)), ("set", "u", Tally([1]))], False),
+        ("tx", [("call", ["u"], "bump", (5,)), ("call", ["t"], "pop", ("l",)), ("set", "t", {1, 2})], False),
+        ("tx", [], False),  # empty: no ID
+        ("tx", [("del", "b"), ("call", ["u"], "bump", (-1,)), ("set", "a", 2)], False),
+    ]
     workloads = []
     for redundancy in (1, 2):
         workloads += [
@@ -291,6 +331,8 @@ def scripted() -> List[Workload]:
             Workload(f"list/r{redundancy}", list_steps, redundancy, root="list"),
             Workload(f"nested-compaction/r{redundancy}", nested, redundancy, compact_min_bytes=0),
             Workload(f"custom/r{redundancy}", custom, redundancy, compact_min_bytes=0),
+            Workload(f"transactions/r{redundancy}", transactions, redundancy),
+            Workload(f"transactions-compaction/r{redundancy}", transactions, redundancy, compact_min_bytes=0),
         ]
     workloads.append(Workload("basic/r3", basic, 3))
     return workloads

@@ -54,6 +54,18 @@ class TestRDSListAgainstCPython(list_tests.CommonTest):
         self.assertRaises(ValueError, d.append, d)
         self.assertEqual(str(d), repr(list(range(200))))
 
+    def test_exhausted_iterator(self):
+        # An RDSList iterator walks a snapshot taken when it starts (threads may change the list meanwhile), so
+        # an item appended later is not seen, where a list's own iterator would still pick it up.
+        a = self.type2test([1, 2, 3])
+        exhausted, started = iter(a), iter(a)
+        for _ in exhausted:
+            next(started)
+        a.append(9)
+        self.assertEqual(list(exhausted), [])
+        self.assertEqual(list(started), [])
+        self.assertEqual(list(iter(a)), [1, 2, 3, 9])
+
     @unittest.skip("builds one store per nesting level, exhausting file descriptors; repr is list's own")
     def test_repr_deep(self):
         pass

@@ -83,10 +83,13 @@ def test_flush_mode_syncs_on_sync_and_close(where):
     assert CountingFS.syncs == created  # no sync per modification
     d.sync()
     assert CountingFS.syncs == created + 2  # one per copy
+    d.sync()
+    assert CountingFS.syncs == created + 2  # nothing new to sync
+    d[10] = 10
     d.close()
     assert CountingFS.syncs == created + 4
     with RDSDict(where, "s") as e:
-        assert e == {i: i for i in range(10)}
+        assert e == {i: i for i in range(11)}
 
 
 def test_fsync_mode_syncs_every_copy_before_returning(where):
