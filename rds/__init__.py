@@ -20,6 +20,7 @@ from .errors import (
     ReadOnlyError,
     StoreClosedError,
     StoreFailedError,
+    TurnTimeoutError,
     UnsupportedTypeError,
 )
 from .rds_subtypes import RDSSubBase, registerRDSSubType
@@ -45,6 +46,7 @@ __all__ = [
     "ReadOnlyError",
     "StoreClosedError",
     "StoreFailedError",
+    "TurnTimeoutError",
     "UnsupportedTypeError",
     "registerRDSSubType",
     "register_type",

@@ -1,7 +1,10 @@
 """``RDSDict``: a ``dict`` whose every modification is durable before the call returns.
 
-RDSDict *is* a dict (``isinstance(d, dict)``; C code and ``json`` read it at dict speed), so reads need no code
-here.  Its mutating methods come from the one table in ``_plans.PLANS[dict]``, through ``_tracking.mutators``,
+The ``a``-methods (``await d.aset(k, v)``) are the asyncio forms of the common modifications; ``acall`` runs any.
+
+RDSDict *is* a dict (``isinstance(d, dict)``, and ``json`` serialises it).  Its reads take the store's turn (so
+another thread's modification is never seen half done) and its iteration walks a snapshot; both come from
+``_tracking.readers``.  Its mutating methods come from the one table in ``_plans.PLANS[dict]``, through ``_tracking.mutators``,
 as do those of nested dicts.  Methods that build a new dict (``copy``, ``|``, ``fromkeys``) return plain dicts;
 calling dict's methods unbound (``dict.__setitem__(d, k, v)``) bypasses RDS and is not saved.
 """
@@ -27,6 +30,22 @@ class RDSDict(Root, dict):
 
     def _rds_fill(self, state: Dict[Any, Any]) -> None:
         dict.update(self, {key: self._rds_track(value, key) for key, value in state.items()})
+
+    async def aset(self, key: Any, value: Any) -> None:
+        """``d[key] = value`` for asyncio: awaits durability without blocking the event loop (see ``acall``)."""
+        await self.acall(self.__setitem__, key, value)
+
+    async def adelete(self, key: Any) -> None:
+        """``del d[key]`` for asyncio."""
+        await self.acall(self.__delitem__, key)
+
+    async def apop(self, key: Any, *default: Any) -> Any:
+        """``d.pop(key[, default])`` for asyncio."""
+        return await self.acall(self.pop, key, *default)
+
+    async def aupdate(self, *args: Any, **kwargs: Any) -> None:
+        """``d.update(...)`` for asyncio."""
+        await self.acall(self.update, *args, **kwargs)
 
     @classmethod
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Dict[Any, Any]:

@@ -24,5 +24,21 @@ class RDSList(Root, list):
     locals().update(mutators(list, "RDSList"))
     locals().update(readers(list))
 
+    async def aappend(self, value: Any) -> None:
+        """``l.append(value)`` for asyncio: awaits durability without blocking the event loop (see ``acall``)."""
+        await self.acall(self.append, value)
+
+    async def aextend(self, values: Any) -> None:
+        """``l.extend(values)`` for asyncio."""
+        await self.acall(self.extend, values)
+
+    async def ainsert(self, index: Any, value: Any) -> None:
+        """``l.insert(index, value)`` for asyncio."""
+        await self.acall(self.insert, index, value)
+
+    async def apop(self, index: Any = -1) -> Any:
+        """``l.pop(index)`` for asyncio."""
+        return await self.acall(self.pop, index)
+
     def _rds_fill(self, state: List[Any]) -> None:
         list.extend(self, [self._rds_track(value, index) for index, value in enumerate(state)])

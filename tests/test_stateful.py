@@ -2,7 +2,8 @@
 
 The machine drives a real RDSDict through the simulator's seam (sim.simfs.SimFS) over pyfakefs.  Its model is
 a plain dict and the expected last ID, updated by sim.workloads.model_step, which never calls the library's
-replay code.  Invariants: the store equals the model and its last_id the model's; after a crash the recovered
+replay code.  Steps include transactions (committed or aborted) of a few steps.  Invariants: the store equals the model and its
+last_id the model's; after a crash the recovered
 state is the one before the interrupted modification or the one after it, and the model follows what was
 recovered.
 
@@ -159,9 +160,17 @@ class StoreMachine(RuleBasedStateMachine):
 
     # -- modifications ---------------------------------------------------------------------------------------
 
-    def draw_step(self, data):
-        """A top-level step, or a call on a container or custom value nested in the model."""
-        targets = list(nested_targets(self.model))
+    def draw_step(self, data, model=None, transactions=True):
+        """A top-level step, a call on a container or custom value nested in the model, or a transaction of a
+        few such steps (each drawn against the state the ones before it leave), committed or aborted."""
+        model = self.model if model is None else model
+        if transactions and data.draw(st.integers(0, 4), label="transaction?") == 0:
+            state, inner = copy.deepcopy(model), []
+            for _ in range(data.draw(st.integers(1, 3), label="size")):
+                inner.append(self.draw_step(data, state, transactions=False))
+                model_step(state, inner[-1])
+            return ("tx", inner, data.draw(st.booleans(), label="abort"))
+        targets = list(nested_targets(model))
         if targets and data.draw(st.booleans(), label="nested"):
             path, kind = data.draw(st.sampled_from(targets), label="target")
             method, arguments = data.draw(st.sampled_from(NESTED_CALLS[kind]), label="method")
