@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import threading
 import weakref
-from typing import Any, Callable, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
 
 from ._codec import Codec
 from ._fs import FileSystem
 from ._ids import IDGenerator
 from ._store import Store, Transaction
 from ._tracking import Tracked, track
+from .errors import StoreFailedError
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -172,14 +174,40 @@ class Root(Tracked):
             yield tx
 
     async def acall(self, function: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
-        """``function(*args, **kwargs)`` as one transaction, run in the event loop's default executor, so that
-        the coroutine never blocks the loop on a lock or an fsync; for example
-        ``await d.acall(d["log"].append, entry)``.  Concurrent tasks share fsyncs like threads do.
+        """``function(*args, **kwargs)`` as one transaction, for asyncio: for example
+        ``await d.acall(d["log"].append, entry)``.
 
-        Cancelling the awaiting task does not cancel the call: it still completes (or fails) in its thread.
+        The coroutine never blocks the event loop on an fsync or on another thread's turn.  When the turn is
+        free, the change is made at once in the loop's thread (microseconds) and only the wait for durability
+        runs in the loop's default executor, so concurrent tasks' records share one fsync.  When another
+        thread holds the turn (or a compaction is due), the whole call runs in the executor.  Cancelling the
+        awaiting task does not cancel the modification: it completes, or fails, on its own.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(self._in_transaction, function, args, kwargs))
+        store = self._store
+        if store.tx is not None and store.lock.acquire(blocking=False):
+            try:  # the loop's thread has a transaction open: this call is part of it
+                return function(*args, **kwargs)
+            finally:
+                store.lock.release()
+        if store.compaction_due() or not store.lock.acquire(blocking=False):
+            return await loop.run_in_executor(None, functools.partial(self._in_transaction, function, args, kwargs))
+        try:
+            tx = store.begin()
+            try:
+                value = function(*args, **kwargs)
+            except BaseException:
+                store.end(tx, failed=True)
+                raise
+            _, seq = store.end(tx)
+        finally:
+            store.lock.release()
+        if seq is not None and store.durability == "fsync":
+            waiter = store.async_waiter
+            if waiter is None or waiter.loop is not loop:
+                waiter = store.async_waiter = _AsyncWaiter(store, loop)
+            await waiter.wait(seq)
+        return value
 
     def _in_transaction(self, function: Callable[..., _R], args: Any, kwargs: Any) -> _R:
         with self.transaction():
@@ -206,3 +234,51 @@ class Root(Tracked):
         if holder is None:
             raise RuntimeError("_save() called outside a custom value's turn (call self._awaitTurn() first)")
         holder._rds_save_value()
+
+
+class _AsyncWaiter:
+    """Waits for durability on behalf of a loop's tasks: one executor job at a time waits for the newest
+    record any task awaits and then settles every task it covered, so a group of records costs one thread
+    hand-off and one loop wake-up rather than one of each per task."""
+
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self.store, self.loop = store, loop
+        self.mutex = threading.Lock()
+        self.waiting: List[Tuple[int, "asyncio.Future[None]"]] = []
+        self.running = False
+
+    def wait(self, seq: int) -> "asyncio.Future[None]":
+        future = self.loop.create_future()
+        with self.mutex:
+            self.waiting.append((seq, future))
+            start, self.running = not self.running, True
+        if start:
+            self.loop.run_in_executor(None, self._run)
+        return future
+
+    def _run(self) -> None:  # in an executor thread
+        while True:
+            with self.mutex:
+                batch, self.waiting = self.waiting, []
+                if not batch:
+                    self.running = False
+                    return
+            error: Optional[BaseException] = None
+            try:
+                self.store.wait_durable(max(seq for seq, _ in batch))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting tasks
+                error = exc
+            self.loop.call_soon_threadsafe(self._settle, batch, error)
+
+    def _settle(self, batch: List[Tuple[int, "asyncio.Future[None]"]], error: Optional[BaseException]) -> None:
+        for seq, future in batch:
+            if future.done():
+                continue  # the task was cancelled; its modification went on regardless
+            if error is None or seq <= self.store.synced_seq:
+                future.set_result(None)
+            else:
+                future.set_exception(
+                    StoreFailedError(
+                        f"{self.store.path}: the sync failed ({error!r}); reopen the store", self.store.path
+                    )
+                )

@@ -25,6 +25,7 @@ import contextlib
 import errno
 import logging
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
@@ -138,11 +139,15 @@ class Store:
         self._waiting = 0  # threads waiting for the turn
         self._waiting_lock = threading.Lock()
         self.root_of: Callable[[], Any] = lambda: None  # the root container (set by it, weakly)
+        self.async_waiter: Any = None  # _root._AsyncWaiter for the event loop that last awaited a modification
         #: Records appended but not yet known durable: (seq, the ID before it, how to undo it in memory).
         self.pending: Deque[Tuple[int, Any, List[Callable[[], None]]]] = deque()
         self.synced_seq = 0
         self._syncing = False  # a thread is syncing the journal (or compacting): others wait on _sync_cond
         self._sync_cond = threading.Condition(threading.Lock())
+        self._gather = threading.Condition(self._sync_cond._lock)  # type: ignore[attr-defined]  # a syncer waits
+        self._group = 1  # records the last sync covered
+        self._sync_seconds = 0.0  # how long a sync takes (moving average)
         self.failed: Optional[BaseException] = None
         self.closed = False
         self.events: List[str] = []
@@ -376,6 +381,9 @@ class Store:
                 self.path,
             )
 
+    def compaction_due(self) -> bool:
+        return self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size)
+
     def begin(self) -> "Transaction":
         """Take the turn and open a modification, or join the one this thread has open (then it is nested).
 
@@ -386,7 +394,7 @@ class Store:
             tx = self.tx
             if tx is None:
                 self.check_writable()
-                if self.journal_size > max(self.compact_min_bytes, self.compact_ratio * self.snapshot_size):
+                if self.compaction_due():
                     self.compact(self.root_of())
                 tx = self.tx = Transaction(self, self.next_id())
             tx.marks.append((len(tx.ops), len(tx.undo)))
@@ -402,6 +410,16 @@ class Store:
         A nested one that ``failed`` undoes just its own changes.  The outermost one undoes everything if it
         failed, else writes its record, gives the turn back and waits until the record is durable.
         """
+        value, seq = self.end(tx, failed, result)
+        if seq is not None and self.durability == "fsync":
+            self.wait_durable(seq)
+        return value
+
+    def end(
+        self, tx: "Transaction", failed: bool = False, result: Optional[Callable[[], Any]] = None
+    ) -> Tuple[Any, Optional[int]]:
+        """``finish`` without the wait: returns ``result()`` and the sequence number to pass to ``wait_durable``
+        (None if nothing was written)."""
         seq = None
         try:
             ops_mark, undo_mark = tx.marks.pop()
@@ -418,9 +436,7 @@ class Store:
             value = result() if result is not None else None
         finally:
             self.lock.release()
-        if seq is not None and self.durability == "fsync":
-            self.wait_durable(seq)
-        return value
+        return value, seq
 
     @contextlib.contextmanager
     def modification(self) -> Iterator["Transaction"]:
@@ -436,9 +452,9 @@ class Store:
     def _write_record(self, tx: "Transaction") -> int:
         """Append ``tx`` as one record to every journal copy (turn held), and apply it to memory if it is not yet.
 
-        A change staged ``deferred`` (a single call) is applied only now.  If no other thread waits for the turn,
-        the record is first synced with the turn held: memory then never holds a change that could still fail,
-        so nothing ever needs undoing.  Otherwise the change is applied and the turn handed on at once, so the
+        A change staged ``deferred`` (a single call) is applied only now.  If no other thread waits for the turn
+        or for a sync, the record is first synced with the turn held: memory then never holds a change that
+        could still fail, so nothing ever needs undoing.  Otherwise the change is applied and the turn handed on at once, so the
         waiting threads append theirs meanwhile and one fdatasync covers them all (group commit); should it fail,
         ``_rollback`` undoes them all.
         """
@@ -464,16 +480,27 @@ class Store:
         self.last_id = tx.id
         self.journal_size += len(frame)
         if deferred is not None:
-            if self.durability == "fsync" and not self._waiting:
+            # Alone: nobody waits for the turn, no other record is being synced or waits to be, and the last sync
+            # was for one record only (else other threads are writing and will be back in a moment).
+            alone = not self._waiting and not self._syncing and len(self.pending) == 1 and self._group == 1
+            if self.durability == "fsync" and alone:
                 self.wait_durable(seq)
             deferred(tx)
         return seq
 
     def wait_durable(self, seq: int) -> None:
-        """Return once record ``seq`` is on stable storage.  Group commit: one caller syncs the journal for every
-        record written so far while the others wait, so concurrent modifications share one fdatasync."""
+        """Return once record ``seq`` is on stable storage.
+
+        Group commit: the first caller to find no sync in progress syncs the journal for every record written
+        so far, while the others wait for it.  When the last sync covered several records (threads are
+        writing concurrently), that caller first gives the others up to half a sync's time to append theirs,
+        as PostgreSQL's commit_delay does: otherwise the threads a sync has just released would always miss
+        the next one, and groups would never grow past half the writers.
+        """
         cond = self._sync_cond
         with cond:
+            if self._syncing and self.last_seq - self.synced_seq >= self._group:
+                self._gather.notify()  # a syncer may be waiting for this record to complete its group
             while self.synced_seq < seq:
                 if self.failed is not None:
                     break
@@ -481,9 +508,17 @@ class Store:
                     cond.wait()
                     continue
                 self._syncing = True
+                if self._group > 1 and self.durability == "fsync":
+                    deadline = time.monotonic() + self._sync_seconds * 1.5
+                    while self.last_seq - self.synced_seq < self._group:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0 or self.failed is not None:
+                            break
+                        self._gather.wait(remaining)
                 target, fds = self.last_seq, list(self._journal_fds)
                 error: Optional[BaseException] = None
                 cond.release()
+                started = time.perf_counter()
                 try:
                     for fd in fds:
                         self._sync(fd, force=True)
@@ -493,6 +528,8 @@ class Store:
                     cond.acquire()
                     self._syncing = False
                     if error is None:
+                        self._sync_seconds = 0.8 * self._sync_seconds + 0.2 * (time.perf_counter() - started)
+                        self._group = target - self.synced_seq
                         self._synced(target)
                     elif self.failed is None:
                         self._fail(error)

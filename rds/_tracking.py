@@ -115,15 +115,19 @@ def _guarded(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` run with the store's turn, so it never sees half of a modification or of a transaction."""
 
     @functools.wraps(function)
-    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
-        store = turn_of(self)
-        if store is None:
-            return function(self, *args, **kwargs)
-        store.acquire()
+    def read(self: Any, *args: Any) -> Any:
+        store = self._store
+        if store is None:  # a nested container: its root's store, if it is still in one
+            store = turn_of(self)
+            if store is None:
+                return function(self, *args)
+        lock = store.lock
+        if not lock.acquire(False):
+            store.acquire()  # wait, at most turn_timeout
         try:
-            return function(self, *args, **kwargs)
+            return function(self, *args)
         finally:
-            store.lock.release()
+            lock.release()
 
     return read
 
@@ -363,6 +367,7 @@ class Tracked:
 
 class TrackedDict(Tracked, dict):
     __slots__ = ("_rds_parent", "_rds_key")
+    _store = None  # only a root has one
     _rds_base = dict
     locals().update(mutators(dict, "TrackedDict"))
     locals().update(readers(dict))
@@ -370,6 +375,7 @@ class TrackedDict(Tracked, dict):
 
 class TrackedList(Tracked, list):
     __slots__ = ("_rds_parent", "_rds_key")
+    _store = None
     _rds_base = list
     locals().update(mutators(list, "TrackedList"))
     locals().update(readers(list))
@@ -377,6 +383,7 @@ class TrackedList(Tracked, list):
 
 class TrackedSet(Tracked, set):
     __slots__ = ("_rds_parent", "_rds_key")
+    _store = None
     _rds_base = set
     locals().update(mutators(set, "TrackedSet"))
     locals().update(readers(set))

@@ -295,3 +295,23 @@ def test_async_helpers_mirror_the_sync_methods(where):
         asyncio.run(main(d, lst))
         assert d == {"a": 1} and lst == [0, 1]
         assert d.last_id == 4 and lst.last_id == 3
+
+
+def test_an_awaited_modification_whose_sync_fails_raises_and_changes_nothing(where):
+    from test_failures import FailingFS
+
+    fs = FailingFS("fdatasync", 1, errno.EIO)
+
+    async def main(d):
+        await d.aset("kept", 1)
+        fs.armed = True
+        results = await asyncio.gather(d.aset("a", 1), d.aset("b", 2), return_exceptions=True)
+        assert all(isinstance(result, (OSError, StoreFailedError)) for result in results), results
+        with pytest.raises(StoreFailedError):
+            await d.aset("c", 3)
+
+    with RDSDict(where, "s", fs=fs, redundancy=1) as d:
+        asyncio.run(main(d))
+        assert d == {"kept": 1} and d.last_id == 1
+    with RDSDict(where, "s") as e:
+        assert "kept" in e and "c" not in e

@@ -102,3 +102,66 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(where, redundancy)
         f"{kills} kills at redundancy {redundancy}: {recovered} modifications; "
         f"the in-flight one had landed {landed_in_flight} times"
     )
+
+
+RACER = textwrap.dedent(
+    """
+    import sys, time, rds
+    try:
+        d = rds.RDSDict(sys.argv[1], "s")
+    except rds.LockedError:
+        print("locked", flush=True)
+        sys.exit(0)
+    d[sys.argv[2]] = "won"
+    print("won", flush=True)
+    sys.stdin.readline()  # hold the lock until the test says so
+    d.close()
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import json, sys, rds
+    with rds.RDSDict(sys.argv[1], "s", readonly=True) as d:
+        print(json.dumps({"items": sorted(d.items()), "last_id": d.last_id}), flush=True)
+    """
+)
+
+
+def test_of_several_writer_processes_exactly_one_gets_the_store(where):
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(where), f"racer{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    try:
+        answers = [racer.stdout.readline().strip() for racer in racers]
+        assert sorted(answers) == ["locked", "locked", "locked", "won"]
+        winner = f"racer{answers.index('won')}"
+    finally:
+        for racer in racers:
+            racer.communicate("\n")
+    with RDSDict(where, "s") as d:
+        assert d == {winner: "won"} and d.last_id == 1
+
+
+def test_read_only_processes_see_what_the_writer_has_completed(where):
+    import json
+
+    with RDSDict(where, "s") as d:
+        for i in range(50):
+            d[f"k{i}"] = i
+        with d.transaction():
+            d["t1"] = 1
+            d["t2"] = 2
+        for attempt in range(2):  # the writer keeps its lock; readers in other processes still open the store
+            out = subprocess.run(
+                [sys.executable, "-c", READER, str(where)], capture_output=True, text=True, check=True
+            ).stdout
+            seen = json.loads(out)
+            assert seen == {"items": [list(item) for item in sorted(d.items())], "last_id": d.last_id}
+            d["after"] = attempt

@@ -2,9 +2,8 @@
 
 The machine drives a real RDSDict through the simulator's seam (sim.simfs.SimFS) over pyfakefs.  Its model is
 a plain dict and the expected last ID, updated by sim.workloads.model_step, which never calls the library's
-replay code.  Steps include transactions (committed or aborted) of a few steps.  Invariants: the store equals the model and its
-last_id the model's; after a crash the recovered
-state is the one before the interrupted modification or the one after it, and the model follows what was
+replay code.  Steps include transactions (committed or aborted) of a few steps.  Invariants: the store equals
+the model and its last_id the model's; after a crash the recovered state is the one before the interrupted modification or the one after it, and the model follows what was
 recovered.
 
 Each example owns its pyfakefs Patcher, so hypothesis's example database stays on the real disk.

@@ -36,15 +36,14 @@ def test_an_exception_rolls_memory_back_exactly_and_writes_nothing(where):
         d.update({"a": 1, "b": [1, 2, {3}], "c": {"x": 1}, "d": 4})
         before = list(d.items())
         size = sum(p.stat().st_size for p in where.glob("s/journal.*"))
-        with pytest.raises(Boom):
-            with d.transaction():
-                del d["b"]  # from the middle: its place in the order must come back too
-                d["c"]["y"] = 2
-                d["c"].pop("x")
-                d["e"] = 5
-                d.popitem()
-                del d["a"]
-                raise Boom()
+        with pytest.raises(Boom), d.transaction():
+            del d["b"]  # from the middle: its place in the order must come back too
+            d["c"]["y"] = 2
+            d["c"].pop("x")
+            d["e"] = 5
+            d.popitem()
+            del d["a"]
+            raise Boom()
         assert list(d.items()) == before and list(d) == ["a", "b", "c", "d"]
         assert d.last_id == 1
         assert sum(p.stat().st_size for p in where.glob("s/journal.*")) == size
@@ -57,19 +56,18 @@ def test_a_list_transaction_rolls_back_every_kind_of_change(where):
     with RDSList(where, "l") as lst:
         lst.extend([5, 3, [1], 4, {"k": 1}])
         before = list(lst)
-        with pytest.raises(Boom):
-            with lst.transaction():
-                lst.sort(key=str)
-                lst.reverse()
-                lst *= 2
-                del lst[::3]
-                lst[1:3] = ["x"]
-                lst.insert(0, "first")
-                lst.pop()
-                lst.append("last")
-                lst[0] = "changed"
-                lst.clear()
-                raise Boom()
+        with pytest.raises(Boom), lst.transaction():
+            lst.sort(key=str)
+            lst.reverse()
+            lst *= 2
+            del lst[::3]
+            lst[1:3] = ["x"]
+            lst.insert(0, "first")
+            lst.pop()
+            lst.append("last")
+            lst[0] = "changed"
+            lst.clear()
+            raise Boom()
         assert lst == before and lst.last_id == 1
         lst[2].append(2)
     with RDSList(where, "l") as again:
@@ -92,12 +90,11 @@ def test_a_nested_transaction_that_raises_undoes_only_its_own_changes(where):
     with RDSDict(where, "s") as d:
         with d.transaction():
             d["outer"] = 1
-            with pytest.raises(Boom):
-                with d.transaction() as inner:
-                    assert inner.id == 1
-                    d["inner"] = 2
-                    del d["outer"]
-                    raise Boom()
+            with pytest.raises(Boom), d.transaction() as inner:
+                assert inner.id == 1
+                d["inner"] = 2
+                del d["outer"]
+                raise Boom()
             assert d == {"outer": 1}
             with d.transaction():
                 d["kept"] = 3
@@ -120,12 +117,11 @@ def test_an_empty_or_unchanging_transaction_takes_no_id(where):
 def test_custom_values_join_the_transaction(where):
     with RDSDict(where, "s") as d:
         d["c"] = MyType()
-        with pytest.raises(Boom):
-            with d.transaction():
-                d["c"].myFunction(5)
-                d["c"].myFunction(2)
-                assert d["c"].getData() == MyType([5, 2])
-                raise Boom()
+        with pytest.raises(Boom), d.transaction():
+            d["c"].myFunction(5)
+            d["c"].myFunction(2)
+            assert d["c"].getData() == MyType([5, 2])
+            raise Boom()
         assert d["c"].getData() == MyType() and d.last_id == 1
         with d.transaction():
             d["c"].myFunction(5)
@@ -169,16 +165,14 @@ def test_an_io_error_at_the_end_of_a_transaction_undoes_all_of_it(where, method)
         d.update({"a": 1, "b": 2, "c": 3})
         before = list(d.items())
         fs.armed = True
-        with pytest.raises(OSError):
-            with d.transaction():
-                del d["a"]
-                d["b"] = [1]
-                d["b"].append(2)
-                d["z"] = 0
+        with pytest.raises(OSError), d.transaction():
+            del d["a"]
+            d["b"] = [1]
+            d["b"].append(2)
+            d["z"] = 0
         assert list(d.items()) == before and d.last_id == 1
-        with pytest.raises(StoreFailedError):
-            with d.transaction():
-                d["again"] = 1
+        with pytest.raises(StoreFailedError), d.transaction():
+            d["again"] = 1
         assert list(d.items()) == before
     with RDSDict(where, "s") as e:
         assert e in ({"a": 1, "b": 2, "c": 3}, {"b": [1, 2], "c": 3, "z": 0})

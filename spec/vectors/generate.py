@@ -186,6 +186,24 @@ def build(out: pathlib.Path) -> None:
     tags ^= {3, 10}
     finish(d)
 
+    d = store("transaction", "transactions: many operations in one record with one ID; one rolled back", redundancy=2)
+    d["a"] = 1
+    with d.transaction():
+        d["cfg"] = {"hosts": []}
+        d["cfg"]["hosts"].append("x")  # addresses a container created earlier in the same record
+        d["cfg"]["tags"] = {1}
+        del d["a"]
+    try:
+        with d.transaction():
+            d["never"] = "written"
+            raise KeyError("rolled back: no record")
+    except KeyError:
+        pass
+    with d.transaction():
+        pass  # changes nothing: no record, no ID
+    d["after"] = True
+    finish(d)
+
     (out / "list-store").mkdir()
     vectors.append({"name": "list-store", "description": "an RDSList store: the snapshot's state is an array"})
     lst = rds.RDSList(out / "list-store", "store")
