@@ -2,11 +2,11 @@
 
 The ``a``-methods (``await d.aset(k, v)``) are the asyncio forms of the common modifications; ``acall`` runs any.
 
-RDSDict *is* a dict (``isinstance(d, dict)``, and ``json`` serialises it).  Its reads take the store's turn (so
+RDSDict *is* a dict (``isinstance(d, dict)``, and ``json`` serialises it). Its reads take the store's turn (so
 another thread's modification is never seen half done) and its iteration walks a snapshot; both come from
-``_tracking.readers``.  Its mutating methods come from the one table in ``_plans.PLANS[dict]``, through
-``_tracking.mutators``, as do those of nested dicts.  Methods that build a new dict (``copy``, ``|``, ``fromkeys``) return plain dicts;
-calling dict's methods unbound (``dict.__setitem__(d, k, v)``) bypasses RDS and is not saved.
+``_tracking.readers``. Its mutating methods come from the one table in ``_plans.PLANS[dict]``, through
+``_tracking.mutators``, as do those of nested dicts. Methods that build a new dict (``copy``, ``|``, ``fromkeys``)
+return plain dicts; calling dict's methods unbound (``dict.__setitem__(d, k, v)``) bypasses RDS and is not saved.
 """
 
 from __future__ import annotations

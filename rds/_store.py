@@ -452,11 +452,11 @@ class Store:
     def _write_record(self, tx: "Transaction") -> int:
         """Append ``tx`` as one record to every journal copy (turn held), and apply it to memory if it is not yet.
 
-        A change staged ``deferred`` (a single call) is applied only now.  If no other thread waits for the turn
-        or for a sync, the record is first synced with the turn held: memory then never holds a change that
-        could still fail, so nothing ever needs undoing.  Otherwise the change is applied and the turn handed on at once, so the
-        waiting threads append theirs meanwhile and one fdatasync covers them all (group commit); should it fail,
-        ``_rollback`` undoes them all.
+        A change staged ``deferred`` (a single call) is applied only now. If no other thread waits for the
+        turn or for a sync, the record is first synced with the turn held: memory then never holds a change
+        that could still fail, so nothing ever needs undoing. Otherwise the change is applied and the turn
+        handed on at once, so the waiting threads append theirs meanwhile and one fdatasync covers them all
+        (group commit); should it fail, ``_rollback`` undoes them all.
         """
         if self.failed is not None or self.closed:  # failed (or closed) while the transaction was open
             _undo(tx.undo)

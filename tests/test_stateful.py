@@ -1,10 +1,10 @@
 """Hypothesis stateful models of a store, with crashes, power cuts, torn writes, corruption and reopens as rules.
 
-The machine drives a real RDSDict through the simulator's seam (sim.simfs.SimFS) over pyfakefs.  Its model is
-a plain dict and the expected last ID, updated by sim.workloads.model_step, which never calls the library's
-replay code.  Steps include transactions (committed or aborted) of a few steps.  Invariants: the store equals
-the model and its last_id the model's; after a crash the recovered state is the one before the interrupted modification or the one after it, and the model follows what was
-recovered.
+The machine drives a real RDSDict through the simulator's seam (sim.simfs.SimFS) over pyfakefs. Its model is a plain
+dict and the expected last ID, updated by sim.workloads.model_step, which never calls the library's replay code.
+Steps include transactions (committed or aborted) of a few steps. Invariants: the store equals the model and its
+last_id the model's; after a crash the recovered state is the one before the interrupted modification or the one
+after it, and the model follows what was recovered.
 
 Each example owns its pyfakefs Patcher, so hypothesis's example database stays on the real disk.
 Profiles (tests/conftest.py): ``ci`` by default, ``long`` with HYPOTHESIS_PROFILE=long.
