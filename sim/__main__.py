@@ -108,16 +108,17 @@ def print_table(result: Dict[str, Any], models: List[str]) -> None:
     per_family: Dict[str, int] = defaultdict(int)
     for v in violations:
         per_family[family(v.workload)] += 1
-    header = f"{'workloads':<20}" + "".join(f"{m:>11}" for m in models) + f"{'violations':>11}{'seconds':>9}"
+    width = max([20, *(len(fam) + 2 for fam in states)])
+    header = f"{'workloads':<{width}}" + "".join(f"{m:>11}" for m in models) + f"{'violations':>11}{'seconds':>9}"
     print(header)
     print("-" * len(header))
     for fam in states:
-        row = f"{fam:<20}" + "".join(f"{states[fam].get(m, 0):>11}" for m in models)
+        row = f"{fam:<{width}}" + "".join(f"{states[fam].get(m, 0):>11}" for m in models)
         print(row + f"{per_family[fam]:>11}{seconds[fam]:>9.1f}")
     totals = {m: sum(states[f].get(m, 0) for f in states) for m in models}
     print("-" * len(header))
     print(
-        f"{'total':<20}"
+        f"{'total':<{width}}"
         + "".join(f"{totals[m]:>11}" for m in models)
         + f"{len(violations):>11}"
         + f"{sum(seconds.values()):>9.1f}"
