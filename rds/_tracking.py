@@ -147,13 +147,24 @@ _READS = {
 }  # fmt: skip
 
 
-def readers(base: Any) -> Dict[str, Callable[..., Any]]:
+#: Reads that recurse into nested containers: a nested container leaves them to its built-in base (below).
+_RECURSIVE = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__repr__"}
+
+
+def readers(base: Any, nested: bool = False) -> Dict[str, Callable[..., Any]]:
     """The reading methods of a container class over ``base``, each taking the turn.
 
     Iteration walks a snapshot taken (with the turn) when it starts: it sees the state after some complete
     modification, never raises "changed size during iteration", and does not see later modifications.
+
+    A ``nested`` container keeps its base's comparisons and repr: run with the turn by the root's, they recurse
+    through the tree in C, where a Python wrapper at every level would hit the recursion limit on deep values
+    (Python 3.12 counts C levels too).  Called on the nested container itself, such a read is one C operation
+    that no other thread interrupts, though it can fall inside another thread's open transaction: compare
+    through the root, or inside a transaction, when that matters.
     """
-    methods = {name: _guarded(getattr(base, name)) for name in _READS[base]}
+    names = [name for name in _READS[base] if not (nested and name in _RECURSIVE)]
+    methods = {name: _guarded(getattr(base, name)) for name in names}
     methods["__iter__"] = _guarded(lambda self: iter(list(base.__iter__(self))))
     if base is not set:
         methods["__reversed__"] = _guarded(lambda self: iter(list(base.__reversed__(self))))
@@ -370,7 +381,7 @@ class TrackedDict(Tracked, dict):
     _store = None  # only a root has one
     _rds_base = dict
     locals().update(mutators(dict, "TrackedDict"))
-    locals().update(readers(dict))
+    locals().update(readers(dict, nested=True))
 
 
 class TrackedList(Tracked, list):
@@ -378,7 +389,7 @@ class TrackedList(Tracked, list):
     _store = None
     _rds_base = list
     locals().update(mutators(list, "TrackedList"))
-    locals().update(readers(list))
+    locals().update(readers(list, nested=True))
 
 
 class TrackedSet(Tracked, set):
@@ -386,7 +397,7 @@ class TrackedSet(Tracked, set):
     _store = None
     _rds_base = set
     locals().update(mutators(set, "TrackedSet"))
-    locals().update(readers(set))
+    locals().update(readers(set, nested=True))
 
     def __repr__(self) -> str:
         return repr(set(self))
