@@ -26,6 +26,7 @@ import errno
 import logging
 import threading
 import time
+from _thread import allocate_lock as _allocate_lock
 from collections import deque
 from typing import Any, Callable, Deque, Iterator, List, Optional, Sequence, Tuple
 
@@ -146,6 +147,7 @@ class Store:
         self._syncing = False  # a thread is syncing the journal (or compacting): others wait on _sync_cond
         self._sync_cond = threading.Condition(threading.Lock())
         self._gather = threading.Condition(self._sync_cond._lock)  # type: ignore[attr-defined]  # a syncer waits
+        self._waiters: List[Tuple[int, Any]] = []  # (seq, lock) of callers waiting for a sync in progress
         self._group = 1  # records the last sync covered
         self._sync_seconds = 0.0  # how long a sync takes (moving average)
         self.failed: Optional[BaseException] = None
@@ -492,59 +494,79 @@ class Store:
         """Return once record ``seq`` is on stable storage.
 
         Group commit: the first caller to find no sync in progress syncs the journal for every record written
-        so far, while the others wait for it.  When the last sync covered several records (threads are
-        writing concurrently), that caller first gives the others up to half a sync's time to append theirs,
-        as PostgreSQL's commit_delay does: otherwise the threads a sync has just released would always miss
-        the next one, and groups would never grow past half the writers.
+        so far, while the others wait for it, each on a lock of its own that the syncer releases (waking them
+        through one shared lock would make them queue for it one after the other).  When the last sync covered
+        several records (threads are writing concurrently), the syncer first gives the others up to 1.5 sync
+        times to append as many, as PostgreSQL's commit_delay does: otherwise the threads a sync has just
+        released would always miss the next one, and groups would never grow past half the writers.
         """
         cond = self._sync_cond
-        with cond:
-            if self._syncing and self.last_seq - self.synced_seq >= self._group:
-                self._gather.notify()  # a syncer may be waiting for this record to complete its group
-            while self.synced_seq < seq:
+        while True:
+            with cond:
+                if self.synced_seq >= seq:
+                    return
                 if self.failed is not None:
                     break
                 if self._syncing:
-                    cond.wait()
-                    continue
-                self._syncing = True
-                if self._group > 1 and self.durability == "fsync":
-                    deadline = time.monotonic() + self._sync_seconds * 1.5
-                    while self.last_seq - self.synced_seq < self._group:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0 or self.failed is not None:
-                            break
-                        self._gather.wait(remaining)
-                target, fds = self.last_seq, list(self._journal_fds)
-                error: Optional[BaseException] = None
-                cond.release()
-                started = time.perf_counter()
-                try:
-                    for fd in fds:
-                        self._sync(fd, force=True)
-                except BaseException as exc:  # noqa: BLE001 - any failure poisons the store (never retried)
-                    error = exc
-                finally:
-                    cond.acquire()
-                    self._syncing = False
-                    if error is None:
-                        self._sync_seconds = 0.8 * self._sync_seconds + 0.2 * (time.perf_counter() - started)
-                        self._group = target - self.synced_seq
-                        self._synced(target)
-                    elif self.failed is None:
-                        self._fail(error)
-                    cond.notify_all()
-                if error is not None:
-                    cond.release()
-                    try:
-                        self._rollback()
-                    finally:
-                        cond.acquire()
-                    raise error
-            else:
-                return
+                    if self.last_seq - self.synced_seq >= self._group:
+                        self._gather.notify()  # the syncer may be waiting for this record to complete its group
+                    waiter = _allocate_lock()
+                    waiter.acquire()
+                    self._waiters.append((seq, waiter))
+                else:
+                    self._syncing = True
+                    waiter = None
+                    target, fds = self._gather_group()
+            if waiter is not None:
+                waiter.acquire()  # released by _sync_done: covered, failed, or next to sync
+                continue
+            error: Optional[BaseException] = None
+            started = time.perf_counter()
+            try:
+                for fd in fds:
+                    self._sync(fd, force=True)
+            except BaseException as exc:  # noqa: BLE001 - any failure poisons the store (never retried)
+                error = exc
+            with cond:
+                if error is None:
+                    self._sync_seconds = 0.8 * self._sync_seconds + 0.2 * (time.perf_counter() - started)
+                    self._group = target - self.synced_seq
+                    self._synced(target)
+                elif self.failed is None:
+                    self._fail(error)
+                self._sync_done()
+            if error is not None:
+                self._rollback()
+                raise error
         self._rollback()
         self.check_writable()
+
+    def _gather_group(self) -> Tuple[int, List[int]]:
+        """As the syncer (``_sync_cond`` held), wait for the group to fill; return what to sync."""
+        if self._group > 1 and self.durability == "fsync":
+            deadline = time.monotonic() + self._sync_seconds * 1.5
+            while self.last_seq - self.synced_seq < self._group and self.failed is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._gather.wait(remaining)
+        return self.last_seq, list(self._journal_fds)
+
+    def _sync_done(self) -> None:
+        """A sync (or compaction) ended (``_sync_cond`` held): release the waiters it covered (all of them if the
+        store failed) and the first one it did not, which becomes the next syncer."""
+        self._syncing = False
+        waiters, self._waiters = self._waiters, []
+        next_syncer = self.failed is None
+        for seq, waiter in waiters:
+            if self.failed is not None or seq <= self.synced_seq:
+                waiter.release()
+            elif next_syncer:
+                waiter.release()
+                next_syncer = False
+            else:
+                self._waiters.append((seq, waiter))
+        self._sync_cond.notify_all()  # compaction, rollback and close wait for _syncing to end
 
     def _synced(self, seq: int) -> None:
         """Records up to ``seq`` are durable (called with ``_sync_cond`` held)."""
@@ -588,10 +610,9 @@ class Store:
             raise
         finally:
             with cond:
-                self._syncing = False
                 if self.failed is None:
                     self._synced(self.last_seq)  # the snapshot holds every record written so far, durably
-                cond.notify_all()
+                self._sync_done()
 
     def sync(self) -> None:
         """Return once every modification made so far is durable (in ``flush`` mode: sync the journal now)."""
