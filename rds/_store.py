@@ -148,6 +148,7 @@ class Store:
         self._sync_cond = threading.Condition(threading.Lock())
         self._gather = threading.Condition(self._sync_cond._lock)  # type: ignore[attr-defined]  # a syncer waits
         self._waiters: List[Tuple[int, Any]] = []  # (seq, lock) of callers waiting for a sync in progress
+        self._buffer: List[bytes] = []  # frames appended in a group, written to the journal by its syncer
         self._group = 1  # records the last sync covered
         self._sync_seconds = 0.0  # how long a sync takes (moving average)
         self.failed: Optional[BaseException] = None
@@ -454,11 +455,12 @@ class Store:
     def _write_record(self, tx: "Transaction") -> int:
         """Append ``tx`` as one record to every journal copy (turn held), and apply it to memory if it is not yet.
 
-        A change staged ``deferred`` (a single call) is applied only now. If no other thread waits for the
-        turn or for a sync, the record is first synced with the turn held: memory then never holds a change
-        that could still fail, so nothing ever needs undoing. Otherwise the change is applied and the turn
-        handed on at once, so the waiting threads append theirs meanwhile and one fdatasync covers them all
-        (group commit); should it fail, ``_rollback`` undoes them all.
+        If no other thread waits for the turn or for a sync, the frame is written at once, and a change staged
+        ``deferred`` (a single call) is synced with the turn held and applied only then: memory never holds a
+        change that could still fail, so nothing needs undoing.  Otherwise the frame joins the group's buffer,
+        the change is applied and the turn handed on at once: the waiting threads add theirs meanwhile, and the
+        group's syncer writes all their frames with one write per copy and syncs them with one fdatasync (group
+        commit); should that fail, ``_rollback`` undoes them all.
         """
         if self.failed is not None or self.closed:  # failed (or closed) while the transaction was open
             _undo(tx.undo)
@@ -467,25 +469,32 @@ class Store:
         payload = tx.payload if tx.payload is not None else self.codec.dumps([tx.id, tx.ops])
         seq = self.last_seq + 1
         frame = fmt.encode_frame(seq, payload)
-        try:
-            for fd in self._journal_fds:
-                write_all(self.fs, fd, frame)
-        except BaseException as exc:
-            self._fail(exc)
-            _undo(tx.undo)
-            self._rollback()
-            raise
         deferred, tx.deferred = tx.deferred, None
-        if self.durability == "fsync":
-            self.pending.append((seq, self.last_id, tx.undo))
-        self.last_seq = seq
+        fsync = self.durability == "fsync"
+        # Alone: nobody waits for the turn, no other record waits to be synced, and the last sync was for one
+        # record only (else other threads are writing and will be back in a moment).
+        alone = not (self._waiting or self._syncing or self.pending) and self._group == 1
+        if fsync and not alone:
+            with self._sync_cond:  # the syncer writes it, with the rest of its group, just before it syncs
+                self._buffer.append(frame)
+                self.pending.append((seq, self.last_id, tx.undo))
+                self.last_seq = seq
+        else:
+            try:
+                for fd in self._journal_fds:
+                    write_all(self.fs, fd, frame)
+            except BaseException as exc:
+                self._fail(exc)
+                _undo(tx.undo)
+                self._rollback()
+                raise
+            if fsync:
+                self.pending.append((seq, self.last_id, tx.undo))
+            self.last_seq = seq
         self.last_id = tx.id
         self.journal_size += len(frame)
         if deferred is not None:
-            # Alone: nobody waits for the turn, no other record is being synced or waits to be, and the last sync
-            # was for one record only (else other threads are writing and will be back in a moment).
-            alone = not self._waiting and not self._syncing and len(self.pending) == 1 and self._group == 1
-            if self.durability == "fsync" and alone:
+            if fsync and alone:
                 self.wait_durable(seq)
             deferred(tx)
         return seq
@@ -517,12 +526,16 @@ class Store:
                     self._syncing = True
                     waiter = None
                     target, fds = self._gather_group()
+                    frames, self._buffer = b"".join(self._buffer), []
             if waiter is not None:
                 waiter.acquire()  # released by _sync_done: covered, failed, or next to sync
                 continue
             error: Optional[BaseException] = None
             started = time.perf_counter()
             try:
+                if frames:
+                    for fd in fds:
+                        write_all(self.fs, fd, frames)
                 for fd in fds:
                     self._sync(fd, force=True)
             except BaseException as exc:  # noqa: BLE001 - any failure poisons the store (never retried)
@@ -585,6 +598,7 @@ class Store:
             with self._sync_cond:
                 while self._syncing:
                     self._sync_cond.wait()
+                self._buffer = []  # frames of the records undone below that no syncer wrote
                 while self.pending and self.pending[-1][0] > self.synced_seq:
                     seq, previous_id, steps = self.pending.pop()
                     undo.extend(reversed(steps))
@@ -603,6 +617,7 @@ class Store:
             while self._syncing:  # the journal files are about to change under any sync in progress
                 cond.wait()
             self._syncing = True
+            self._buffer = []  # frames not yet written: the snapshot holds their records
         try:
             self._write_generation(self.gen + 1, payload)
         except BaseException as exc:
@@ -613,6 +628,8 @@ class Store:
                 if self.failed is None:
                     self._synced(self.last_seq)  # the snapshot holds every record written so far, durably
                 self._sync_done()
+            if self.failed is not None:
+                self._rollback()  # records appended but not yet synced will never be: their calls raise
 
     def sync(self) -> None:
         """Return once every modification made so far is durable (in ``flush`` mode: sync the journal now)."""

@@ -41,6 +41,7 @@ class Oracle:
     states: List[dict] = field(default_factory=list)
     ids: List[Optional[int]] = field(default_factory=list)
     kinds: List[str] = field(default_factory=list)  # per step: "mod", "noop", "error" or "admin"
+    mods: List[int] = field(default_factory=list)  # per step: how many modifications (a group makes several)
 
 
 #: The errors a step may raise on purpose (the model predicts them).
@@ -161,20 +162,36 @@ class Abort(Exception):
 def oracle(workload: Workload) -> Oracle:
     state: Any = [] if workload.root == "list" else {}
     result = Oracle(states=[copy.deepcopy(state)], ids=[None])
+
+    def record() -> None:
+        count = len(result.states)
+        result.states.append(copy.deepcopy(state))
+        result.ids.append((count - 1) % workload.id_max + 1)
+
     for step in workload.steps:
+        if step[0] == "group":  # ("group", steps): one modification per step that changes something
+            mods = 0
+            for inner in step[1]:
+                if model_step(state, inner) == "mod":
+                    record()
+                    mods += 1
+            result.kinds.append("mod" if mods else "noop")
+            result.mods.append(mods)
+            continue
         kind = model_step(state, step)
         result.kinds.append(kind)
+        result.mods.append(int(kind == "mod"))
         if kind == "mod":
-            count = len(result.states)
-            result.states.append(copy.deepcopy(state))
-            result.ids.append((count - 1) % workload.id_max + 1)
+            record()
     return result
 
 
 def run_step(d: Any, step: Step) -> None:
     """Perform ``step`` on the store ``d`` (reopen is done by the caller)."""
     name, args = step[0], step[1:]
-    if name == "tx":
+    if name == "group":
+        _run_group(d, args[0])
+    elif name == "tx":
         inner, abort = args
         try:
             with d.transaction():
@@ -200,6 +217,34 @@ def run_step(d: Any, step: Step) -> None:
         d.compact()
     else:
         getattr(d, name)(*args)
+
+
+def _run_group(d: Any, steps: List[Step]) -> None:
+    """Make ``steps`` as separate modifications that share one sync, as concurrent threads or tasks would: each
+    is appended (the first written at once, the others gathered for the syncer) and only then is the last one
+    waited for, which writes the gathered frames and syncs them all.  Deterministic, unlike real threads.
+
+    If it fails, the exception's ``acknowledged`` says how many of the group's modifications had become
+    durable first (a compaction between them syncs those before it): their threads would have returned."""
+    store = d._store
+    start, last = store.last_seq, None
+    try:
+        for step in steps:
+            tx = store.begin()
+            try:
+                run_step(d, step)
+            except EXPECTED_ERRORS:
+                pass  # the call failed and changed nothing
+            except BaseException:
+                store.end(tx, failed=True)
+                raise
+            _, seq = store.end(tx)
+            last = seq if seq is not None else last
+        if last is not None:
+            store.wait_durable(last)
+    except BaseException as exc:
+        exc.acknowledged = max(0, min(store.synced_seq, last or start) - start)  # type: ignore[attr-defined]
+        raise
 
 
 class Tally:
@@ -313,6 +358,14 @@ def scripted() -> List[Workload]:
         ("tx", [], False),  # empty: no ID
         ("tx", [("del", "b"), ("call", ["u"], "bump", (-1,)), ("set", "a", 2)], False),
     ]
+    group = [
+        ("set", "a", 1),
+        ("set", "l", []),
+        ("set", "z", 0),
+        ("group", [("set", "b", 2), ("call", ["l"], "append", (BIG,)), ("del", "a"), ("set", "t", Tally([1]))]),
+        ("group", [("call", ["t"], "bump", (2,)), ("del", "missing"), ("update", {"c": HUGE}), ("del", "z")]),
+        ("group", [("call", ["l"], "extend", ([1, 2],))]),
+    ]
     workloads = []
     for redundancy in (1, 2):
         workloads += [
@@ -333,6 +386,8 @@ def scripted() -> List[Workload]:
             Workload(f"custom/r{redundancy}", custom, redundancy, compact_min_bytes=0),
             Workload(f"transactions/r{redundancy}", transactions, redundancy),
             Workload(f"transactions-compaction/r{redundancy}", transactions, redundancy, compact_min_bytes=0),
+            Workload(f"group/r{redundancy}", group, redundancy),
+            Workload(f"group-compaction/r{redundancy}", group, redundancy, compact_min_bytes=0),
         ]
     workloads.append(Workload("basic/r3", basic, 3))
     return workloads
