@@ -28,9 +28,6 @@ class RDSDict(Root, dict):
     locals().update(mutators(dict, "RDSDict"))
     locals().update(readers(dict))
 
-    def _rds_fill(self, state: Dict[Any, Any]) -> None:
-        dict.update(self, {key: self._rds_track(value, key) for key, value in state.items()})
-
     async def aset(self, key: Any, value: Any) -> None:
         """``d[key] = value`` for asyncio: awaits durability without blocking the event loop (see ``acall``)."""
         await self.acall(self.__setitem__, key, value)

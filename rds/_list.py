@@ -7,7 +7,7 @@ stored.  Methods that build a new list (``copy``, ``+``, ``*``) return plain lis
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any
 
 from ._root import ARGUMENTS, Root
 from ._tracking import mutators, readers
@@ -39,6 +39,3 @@ class RDSList(Root, list):
     async def apop(self, index: Any = -1) -> Any:
         """``l.pop(index)`` for asyncio."""
         return await self.acall(self.pop, index)
-
-    def _rds_fill(self, state: List[Any]) -> None:
-        list.extend(self, [self._rds_track(value, index) for index, value in enumerate(state)])

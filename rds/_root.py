@@ -7,14 +7,17 @@ import contextlib
 import functools
 import threading
 import weakref
-from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar, cast
 
 from ._codec import Codec
 from ._fs import FileSystem
 from ._ids import IDGenerator
 from ._store import Store, Transaction
-from ._tracking import Tracked, track
+from ._tracking import SUBTYPES, Tracked, track
 from .errors import StoreFailedError
+
+#: Types a recovered value must be tracked for (tuples may hold containers); custom types are in SUBTYPES.
+TRACKED_TYPES = frozenset({dict, list, set, tuple})
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -103,10 +106,20 @@ class Root(Tracked):
         self._finalizer = weakref.finalize(self, store.close)  # type: ignore[misc]
 
     def _rds_fill(self, state: Any) -> None:
-        raise NotImplementedError
-
-    def _rds_track(self, value: Any, key: Any) -> Any:
-        return track(value, self, key, self)
+        """Hold the recovered ``state`` (a plain dict or list): the values as they are, then tracked copies in
+        place of the containers.  A store of scalars (the common case) skips the per-value work: one pass of
+        ``type`` in C tells whether any value needs tracking."""
+        base, me = cast(Any, self._rds_base), cast(Any, self)
+        if base is dict:
+            dict.update(me, state)
+        else:
+            list.extend(me, state)
+        kinds = set(map(type, state.values() if base is dict else state))
+        if kinds.isdisjoint(TRACKED_TYPES) and kinds.isdisjoint(SUBTYPES):
+            return
+        for key, value in state.items() if base is dict else enumerate(state):
+            if type(value) in TRACKED_TYPES or type(value) in SUBTYPES:
+                base.__setitem__(self, key, track(value, self, key, self))
 
     @property
     def last_id(self) -> Any:
