@@ -496,6 +496,8 @@ class Store:
         if deferred is not None:
             if fsync and alone:
                 self.wait_durable(seq)
+            if alone or not fsync:
+                tx.undo = NO_UNDO  # durable (or, in flush mode, handed to the OS) before memory changes
             deferred(tx)
         return seq
 
@@ -664,6 +666,10 @@ class Store:
                         self._sync_cond.wait()
                     self.closed = True
                     self._close_fds()
+
+
+#: A transaction's ``undo`` once nothing can undo it any more: appliers skip recording steps into it.
+NO_UNDO: List[Callable[[], None]] = []
 
 
 def _undo(steps: List[Callable[[], None]]) -> None:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from . import _plans
 from ._replay import OPERATIONS, resolve
+from ._store import NO_UNDO
 from .errors import DetachedError
 
 _MISSING = object()
@@ -256,7 +257,7 @@ _INCOMING = {
 def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
     """Ready decoded operations for the live containers under ``root``: track the values they bring in now
     (this can fail: a value nested too deep), and return the function that applies them (which cannot), first
-    appending to the transaction's ``undo`` list how to undo each step."""
+    appending to the transaction's ``undo`` list (unless it is ``NO_UNDO``) how to undo each step."""
     steps = []
     for op in ops:
         code, path, args = op[0], op[1], list(op[2:])
@@ -267,7 +268,7 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
         if incoming is not None:
             kind, at = incoming
             # Where the new values will sit: exact for dict keys, a first guess for list positions.
-            first = args[0] if code in ("set", "lset", "insert", "lsetslice") else len(target)
+            first = args[0] if code in ("set", "lset", "insert", "lsetslice") else list.__len__(target)
             if kind == "value":
                 args[at] = track(args[at], target, first, root)
             elif kind == "values":
@@ -277,9 +278,11 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
         steps.append((code, target, args))
 
     def apply(tx: Any) -> None:
+        undo = tx.undo
         for code, target, args in steps:
-            tx.undo.append(_undoer(code, target, args, tx.ordered))
-            before = len(target)
+            if undo is not NO_UNDO:  # else the change is already durable: nothing will undo it
+                undo.append(_undoer(code, target, args, tx.ordered))
+            before = list.__len__(target) if code == "repeat" else 0
             OPERATIONS[code].apply(target, *args)
             if code == "repeat":  # replay copied the repeated items: track the copies
                 for index in range(before, list.__len__(target)):
