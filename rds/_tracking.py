@@ -268,7 +268,10 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
         if incoming is not None:
             kind, at = incoming
             # Where the new values will sit: exact for dict keys, a first guess for list positions.
-            first = args[0] if code in ("set", "lset", "insert", "lsetslice") else list.__len__(target)
+            if code in ("set", "lset", "insert", "lsetslice"):
+                first = args[0]
+            else:  # appended to a list; a dict's pairs name their own keys
+                first = list.__len__(target) if isinstance(target, list) else None
             if kind == "value":
                 args[at] = track(args[at], target, first, root)
             elif kind == "values":
