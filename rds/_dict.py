@@ -11,10 +11,17 @@ return plain dicts; calling dict's methods unbound (``dict.__setitem__(d, k, v)`
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Iterable
 
 from ._root import ARGUMENTS, Root
-from ._tracking import mutators, readers
+from ._store import NO_UNDO, Transaction
+from ._tracking import MISSING, mutators, readers, restore_keys
+
+#: Values and keys the fast path of ``d[k] = v`` takes: they encode and decode to equal values of the same type,
+#: hold no containers (nothing to track), and, as keys, hash.
+_FLAT = frozenset({str, int, float, bool, type(None), bytes})
+_PLANNED = mutators(dict, "RDSDict")
 
 
 class RDSDict(Root, dict):
@@ -25,8 +32,30 @@ class RDSDict(Root, dict):
 
     __slots__ = ("_store", "_finalizer", "__weakref__")
     _rds_base = dict
-    locals().update(mutators(dict, "RDSDict"))
+    locals().update(_PLANNED)
     locals().update(readers(dict))
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """Set self[key] to value.
+
+        Saved durably before it returns (one modification ID).  The commonest call, a flat value at a flat key
+        of the root, skips planning, the decode check and tracking (it needs none of them) and writes exactly
+        the record the planned path writes (``tests/test_dict_api.py`` compares the bytes)."""
+        if type(value) in _FLAT and type(key) in _FLAT:
+            store = self._store
+            tx = store.begin()
+            if len(tx.marks) == 1 and tx.ordered is None:  # a modification of its own, not part of a transaction
+                try:
+                    tx.payload = store.codec.dumps([tx.id, [["set", [], key, value]]])
+                except BaseException:
+                    store.finish(tx, failed=True)
+                    raise
+                tx.ops.append(["set", [], key, value])
+                tx.deferred = functools.partial(_set_flat, self, key, value)
+                store.finish(tx)
+                return
+            store.finish(tx)  # inside a transaction: the planned path joins it
+        _PLANNED["__setitem__"](self, key, value)
 
     async def aset(self, key: Any, value: Any) -> None:
         """``d[key] = value`` for asyncio: awaits durability without blocking the event loop (see ``acall``)."""
@@ -48,3 +77,11 @@ class RDSDict(Root, dict):
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Dict[Any, Any]:
         """A plain dict with keys from ``iterable`` (a store needs a folder, so this cannot make one)."""
         return dict.fromkeys(iterable, value)
+
+
+def _set_flat(d: RDSDict, key: Any, value: Any, tx: Transaction) -> None:
+    """Apply ``d[key] = value`` (flat) to memory, recording how to undo it unless nothing can."""
+    if tx.undo is not NO_UNDO:
+        old = dict.get(d, key, MISSING)
+        tx.undo.append(lambda: restore_keys(d, [(key, old)]))
+    dict.__setitem__(d, key, value)

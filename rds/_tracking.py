@@ -27,7 +27,7 @@ from ._replay import OPERATIONS, resolve
 from ._store import NO_UNDO
 from .errors import DetachedError
 
-_MISSING = object()
+MISSING = object()
 _GONE = "this {} is no longer in the store (it, or a container holding it, was removed or replaced)"
 #: The parent of a container held inside a tuple: it cannot be modified in place.
 FROZEN = object()
@@ -55,7 +55,7 @@ def locate(node: Any) -> Tuple[Any, List[Any]]:
                 if key is None:
                     raise DetachedError(_GONE.format(_kind(start)))
                 node._rds_key = key
-        elif dict.get(parent, key, _MISSING) is not node:
+        elif dict.get(parent, key, MISSING) is not node:
             raise DetachedError(
                 f"this {_kind(start)} is no longer in the store (it or a container holding it was removed or replaced)"
             )
@@ -309,11 +309,11 @@ def _undoer(code: str, target: Any, args: List[Any], ordered: Any) -> Callable[[
         code = "clear"  # the copy below
     elif code in ("set", "del"):
         key = args[0]
-        old = dict.get(target, key, _MISSING)
-        return lambda: _restore_keys(target, [(key, old)])
+        old = dict.get(target, key, MISSING)
+        return lambda: restore_keys(target, [(key, old)])
     if code == "update":
-        olds = [(key, dict.get(target, key, _MISSING)) for key, _ in args[0]]
-        return lambda: _restore_keys(target, reversed(olds))
+        olds = [(key, dict.get(target, key, MISSING)) for key, _ in args[0]]
+        return lambda: restore_keys(target, reversed(olds))
     if code == "lset":
         index = args[0]
         old = list.__getitem__(target, index)
@@ -352,9 +352,10 @@ def _refill(base: Any, target: Any, contents: List[Any]) -> None:
         base.update(target, contents)
 
 
-def _restore_keys(target: dict, olds: Any) -> None:
+def restore_keys(target: dict, olds: Any) -> None:
+    """Put each ``(key, old)`` back in the dict ``target``: ``old`` is the value, or ``MISSING`` for no key."""
     for key, old in olds:
-        if old is _MISSING:
+        if old is MISSING:
             dict.pop(target, key, None)
         else:
             dict.__setitem__(target, key, old)

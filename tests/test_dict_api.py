@@ -219,3 +219,16 @@ def test_any_sequence_of_operations_matches_a_plain_dict(tmp_path_factory, ops):
         assert d == model and list(d) == list(model)
     finally:
         d.close()
+
+
+def test_the_fast_path_of_setitem_writes_exactly_what_the_planned_path_writes(where):
+    from rds._dict import _PLANNED
+
+    steps = [("a", 1), ("b", "x"), ("a", 2.5), (3, None), (b"k", True), ("big", 2**70), (-1, b"\x00")]
+    for name, setitem in (("fast", RDSDict.__setitem__), ("planned", _PLANNED["__setitem__"])):
+        with RDSDict(where, name, redundancy=1) as d:
+            for key, value in steps:
+                setitem(d, key, value)
+            assert list(d.items()) == [("a", 2.5), ("b", "x"), (3, None), (b"k", True), ("big", 2**70), (-1, b"\0")]
+    for file in ("journal.0.0", "snapshot.0.0"):
+        assert (where / "fast" / file).read_bytes() == (where / "planned" / file).read_bytes()
