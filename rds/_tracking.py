@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections.abc as abc
 import copy as _copy
 import functools
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Set, Tuple
 
 from . import _plans
 from ._replay import OPERATIONS, resolve
@@ -34,6 +34,8 @@ FROZEN = object()
 
 #: Custom value types registered with ``rds_subtypes.registerRDSSubType``: stored class -> wrapper class.
 SUBTYPES: Dict[type, type] = {}
+#: Their wrapper classes (RDSSubBase subclasses).
+WRAPPERS: Set[type] = set()
 
 
 def locate(node: Any) -> Tuple[Any, List[Any]]:
@@ -284,7 +286,7 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
         undo = tx.undo
         for code, target, args in steps:
             if undo is not NO_UNDO:  # else the change is already durable: nothing will undo it
-                undo.append(_undoer(code, target, args, tx.ordered))
+                undo.append(_undoer(code, target, args, tx.ordered, root))
             before = list.__len__(target) if code == "repeat" else 0
             OPERATIONS[code].apply(target, *args)
             if code == "repeat":  # replay copied the repeated items: track the copies
@@ -295,13 +297,17 @@ def live_apply(root: Any, ops: List[list]) -> Callable[[Any], None]:
     return apply
 
 
-def _undoer(code: str, target: Any, args: List[Any], ordered: Any) -> Callable[[], None]:
+def _undoer(code: str, target: Any, args: List[Any], ordered: Any, root: Any) -> Callable[[], None]:
     """How to put ``target`` back as it is now, once operation ``code`` with ``args`` has changed it.
 
     Exact, and as cheap as the operation, with one exception: a dict key deleted from anywhere but the end
     comes back at the end of the iteration order, unless ``ordered`` is a set (an explicit transaction, whose
     rollback is routine).  Then the first such deletion from each dict keeps a copy of the dict's items (its id
     goes into ``ordered``); undone last, that copy puts every key back in place.
+
+    Values kept for putting back are the objects themselves (a nested container's own undo steps, run first,
+    restore its contents), except custom values: their methods change them in place, so they are kept as a
+    copy of their data and come back as a new wrapper (``_keep``).
     """
     last = code == "del" and next(dict.__reversed__(target)) == args[0]
     if code == "del" and ordered is not None and id(target) not in ordered and not last:
@@ -309,26 +315,28 @@ def _undoer(code: str, target: Any, args: List[Any], ordered: Any) -> Callable[[
         code = "clear"  # the copy below
     elif code in ("set", "del"):
         key = args[0]
-        old = dict.get(target, key, MISSING)
-        return lambda: restore_keys(target, [(key, old)])
+        old = _keep(dict.get(target, key, MISSING))
+        return lambda: restore_keys(target, [(key, old)], root)
     if code == "update":
-        olds = [(key, dict.get(target, key, MISSING)) for key, _ in args[0]]
-        return lambda: restore_keys(target, reversed(olds))
+        olds = [(key, _keep(dict.get(target, key, MISSING))) for key, _ in args[0]]
+        return lambda: restore_keys(target, reversed(olds), root)
     if code == "lset":
         index = args[0]
-        old = list.__getitem__(target, index)
-        return lambda: list.__setitem__(target, index, old)
+        old = _keep(list.__getitem__(target, index))
+        return lambda: list.__setitem__(target, index, _back(old, target, index, root))
     if code == "insert":
         index = args[0]
         return lambda: list.__delitem__(target, index)
     if code == "ldel":
         index = args[0]
-        old = list.__getitem__(target, index)
-        return lambda: list.insert(target, index, old)
+        old = _keep(list.__getitem__(target, index))
+        return lambda: list.insert(target, index, _back(old, target, index, root))
     if code == "lsetslice" and args[2] == 1:
         start, stop, values = args[0], args[1], args[3]
-        olds = list.__getitem__(target, slice(start, stop))
-        return lambda: list.__setitem__(target, slice(start, start + len(values)), olds)
+        olds = [_keep(item) for item in list.__getitem__(target, slice(start, stop))]
+        return lambda: list.__setitem__(
+            target, slice(start, start + len(values)), [_back(v, target, start + i, root) for i, v in enumerate(olds)]
+        )
     if code in ("append", "extend") or (code == "repeat" and args[0] > 0):
         size = list.__len__(target)
         return lambda: list.__delitem__(target, slice(size, None))
@@ -339,9 +347,36 @@ def _undoer(code: str, target: Any, args: List[Any], ordered: Any) -> Callable[[
         gone = [item for item in args[0] if set.__contains__(target, item)]
         return lambda: set.update(target, gone)
     # The rest (clear, reorder, reverse, extended slices, ...) costs O(len) anyway: keep a shallow copy.
-    base: Any = dict if isinstance(target, dict) else list if isinstance(target, list) else set
-    contents = list(dict.items(target) if base is dict else base.__iter__(target))
-    return lambda: _refill(base, target, contents)
+    if isinstance(target, dict):
+        items = [(key, _keep(value)) for key, value in dict.items(target)]
+        return lambda: _refill(dict, target, [(k, _back(v, target, k, root)) for k, v in items])
+    if isinstance(target, list):
+        kept = [_keep(item) for item in list.__iter__(target)]
+        return lambda: _refill(list, target, [_back(v, target, i, root) for i, v in enumerate(kept)])
+    members = list(set.__iter__(target))
+    return lambda: _refill(set, target, members)
+
+
+class _Kept:
+    """A custom value's data as it was, for an undo step (its wrapper may be changed in place afterwards)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+
+def _keep(value: Any) -> Any:
+    if type(value) in WRAPPERS:
+        return _Kept(_copy.deepcopy(value.getData()))
+    return value
+
+
+def _back(value: Any, target: Any, key: Any, root: Any) -> Any:
+    """What to put back for a kept ``value`` at ``target[key]``: itself, or a new wrapper of a kept custom value."""
+    if type(value) is _Kept:
+        return track(_copy.deepcopy(value.data), target, key, root)
+    return value
 
 
 def _refill(base: Any, target: Any, contents: List[Any]) -> None:
@@ -352,13 +387,14 @@ def _refill(base: Any, target: Any, contents: List[Any]) -> None:
         base.update(target, contents)
 
 
-def restore_keys(target: dict, olds: Any) -> None:
-    """Put each ``(key, old)`` back in the dict ``target``: ``old`` is the value, or ``MISSING`` for no key."""
+def restore_keys(target: dict, olds: Any, root: Any = None) -> None:
+    """Put each ``(key, old)`` back in the dict ``target``: ``old`` is the value (or what ``_keep`` kept of
+    it, given the ``root``), or ``MISSING`` for no key."""
     for key, old in olds:
         if old is MISSING:
             dict.pop(target, key, None)
         else:
-            dict.__setitem__(target, key, old)
+            dict.__setitem__(target, key, _back(old, target, key, root))
 
 
 class Tracked:

@@ -45,7 +45,7 @@ import copy
 from typing import Any, Callable, List
 
 from ._replay import resolve
-from ._tracking import SUBTYPES, locate, track
+from ._tracking import SUBTYPES, WRAPPERS, locate, track
 from .errors import RDSError
 
 __all__ = ["RDSSubBase", "registerRDSSubType"]
@@ -172,3 +172,4 @@ def registerRDSSubType(cls: type, subtype: type) -> None:  # noqa: N802 - the or
     if not (isinstance(subtype, type) and issubclass(subtype, RDSSubBase)):
         raise TypeError(f"{subtype!r} is not a subclass of RDSSubBase")
     SUBTYPES[cls] = subtype
+    WRAPPERS.add(subtype)

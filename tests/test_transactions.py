@@ -176,3 +176,20 @@ def test_an_io_error_at_the_end_of_a_transaction_undoes_all_of_it(where, method)
         assert list(d.items()) == before
     with RDSDict(where, "s") as e:
         assert e in ({"a": 1, "b": 2, "c": 3}, {"b": [1, 2], "c": 3, "z": 0})
+
+
+def test_rolling_back_puts_custom_values_back_as_they_were_even_after_they_moved(where):
+    # Found by the state machine: a snapshot taken for undo (here by the slice deletion) held the custom value's
+    # wrapper, which a later method in the same transaction changed in place; the rollback brought it back
+    # changed.  Undo now keeps a copy of a custom value's data.
+    with RDSList(where, "l") as lst:
+        lst.extend([1, 2, "x", MyType([0, 9])])
+        with pytest.raises(Boom), lst.transaction():
+            del lst[:2]
+            lst[1].myFunction(9)
+            lst *= 0
+            raise Boom()
+        assert lst[:3] == [1, 2, "x"] and lst[3].getData() == MyType([0, 9])
+        lst[3].myFunction(1)  # the value put back is tracked
+    with RDSList(where, "l") as again:
+        assert again[3].getData() == MyType([0, 9, 1]) and again.last_id == 2
