@@ -106,6 +106,10 @@ class FileSystem:
         os.unlink(path)
 
     # -- the writer lock ---------------------------------------------------------------------------------
+    def process(self) -> int:
+        """The calling process's ID: a forked child shares its parent's descriptors and lock, not its store."""
+        return os.getpid()
+
     def lock(self, fd: int, timeout: Optional[float]) -> bool:
         """Take an exclusive advisory lock on ``fd``; wait at most ``timeout`` seconds (None: don't wait).
 

@@ -156,6 +156,7 @@ class Store:
         self.events: List[str] = []
         self.turn: Any = None  # the custom value whose method holds the lock (rds_subtypes)
         self._lock_fd: Optional[int] = None
+        self._owner = self.fs.process()  # the process that may write (a forked child may not)
         self._journal_fds: List[int] = []
         self.root_type = root_type
         self.gen = -1
@@ -360,6 +361,13 @@ class Store:
                 f"{self.path}: an earlier write or sync failed ({self.failed!r}); reopen the store to continue",
                 self.path,
             ) from self.failed
+        if self._owner != self.fs.process():
+            raise LockedError(
+                f"{self.path} was opened for writing by process {self._owner}, which this process was forked "
+                "from: both would write to the same journal; open the store again here (after the parent closes "
+                "it), or readonly=True",
+                self.path,
+            )
 
     def next_id(self) -> Any:
         return self.ids.first() if self.last_seq == 0 else self.ids.after(self.last_id)

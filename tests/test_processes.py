@@ -165,3 +165,27 @@ def test_read_only_processes_see_what_the_writer_has_completed(where):
             seen = json.loads(out)
             assert seen == {"items": [list(item) for item in sorted(d.items())], "last_id": d.last_id}
             d["after"] = attempt
+
+
+def test_a_forked_child_cannot_write_its_parents_store_but_can_read_it(where):
+    with RDSDict(where, "s") as d:
+        d["before"] = 1
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report, then leave without running the parent's cleanup
+            try:
+                try:
+                    d["child"] = 2
+                    outcome = "wrote"
+                except LockedError as exc:
+                    outcome = "refused" if "forked" in str(exc) and d == {"before": 1} else f"wrong: {exc}"
+                os.write(write, outcome.encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 100) == b"refused"
+        os.close(read)
+        d["after"] = 3  # the parent still writes
+    with RDSDict(where, "s") as e:
+        assert e == {"before": 1, "after": 3} and e.last_id == 2
