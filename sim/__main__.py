@@ -91,7 +91,7 @@ def run_campaign(
                     states[family(workload.name)][model] += 1
                     total += 1
                     if problem is not None:
-                        clean = campaign.clean[workload.name][1]
+                        clean = campaign.clean[workload.name][1] if workload.name in campaign.clean else []
                         around = [f"{i} {c}" for i, c in enumerate(clean)][max(at - 5, 0) : at + 4] if at >= 0 else []
                         violations.append(Violation(workload.name, model, at, variant, problem, around, workload.steps))
                 seconds[family(workload.name)] += time.perf_counter() - start
@@ -179,7 +179,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def self_test(args: argparse.Namespace) -> int:
     """Every deliberately broken store must be caught by the campaign."""
     args.stop_early = True
-    names = ("basic/r1", "basic/r2", "compaction/r1", "compaction/r2", "transactions/r1")
+    names = ("basic/r1", "basic/r2", "compaction/r1", "compaction/r2", "transactions/r1", "group/r1")
     workloads = [w for w in scripted() if w.name in names]
     print(f"rds simulator self-test: {len(BREAKAGES)} broken stores, backend {args.backend}")
     missed = []

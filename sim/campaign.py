@@ -97,6 +97,10 @@ def tree_key(tree: Tree) -> str:
     return digest.hexdigest()
 
 
+class CleanRunViolation(Exception):
+    """The workload fails, or ends in the wrong state, with no fault injected at all."""
+
+
 class Campaign:
     """Runs workloads against the store in the folder ``root`` (real or pyfakefs)."""
 
@@ -209,13 +213,13 @@ class Campaign:
         fs = self.fresh()
         ex = self.execute(workload, model, fs)
         if ex.error is not None:
-            raise RuntimeError(f"workload {workload.name} fails without any fault: {ex.error!r}") from ex.error
+            raise CleanRunViolation(f"the workload fails without any fault: {ex.error!r}") from ex.error
         final = read_tree(self.root)
         if final != fs.current():
             raise RuntimeError(f"the simulator's shadow drifted from the files in workload {workload.name}")
         problem = self.verify(workload, model, [len(model.states) - 1], final)
         if problem:
-            raise RuntimeError(f"workload {workload.name} ends wrong without any fault: {problem}")
+            raise CleanRunViolation(f"the workload ends wrong without any fault: {problem}")
         return model, fs, final
 
     # -- fault models ----------------------------------------------------------------------------------------
@@ -225,7 +229,11 @@ class Campaign:
     ) -> Iterator[Tuple[int, str, Optional[str]]]:
         """Yield (call number, variant, violation message or None) for every disk state checked."""
         if workload.name not in self.clean:
-            model, clean, final = self.clean_run(workload)
+            try:
+                model, clean, final = self.clean_run(workload)
+            except CleanRunViolation as exc:  # the store is wrong before any fault: that is a violation too
+                yield -1, "no fault", str(exc)
+                return
             self.clean[workload.name] = (model, [line.split()[1] for line in clean.trace], final)
         model, calls, final = self.clean[workload.name]
         everywhere = range(len(calls) + 1)

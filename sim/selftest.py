@@ -88,6 +88,17 @@ def _split_transactions() -> ContextManager[Any]:
     return mock.patch.object(Store, "_write_record", split)
 
 
+def _group_frames_dropped() -> ContextManager[Any]:
+    """A group's syncer syncs without writing the frames gathered for it."""
+    real_gather = Store._gather_group
+
+    def gather_and_drop(self: Store) -> Any:
+        self._buffer = []
+        return real_gather(self)
+
+    return mock.patch.object(Store, "_gather_group", gather_and_drop)
+
+
 #: name -> (seam switches, run-time patch, the fault models expected to catch it)
 BREAKAGES: Dict[str, Tuple[frozenset, Callable[[], ContextManager[Any]], Tuple[str, ...]]] = {
     "no file fsync": (frozenset({"no-file-sync"}), _nothing, ("power",)),
@@ -97,4 +108,5 @@ BREAKAGES: Dict[str, Tuple[frozenset, Callable[[], ContextManager[Any]], Tuple[s
     "snapshot written in place": (frozenset(), _snapshot_in_place, ("crash", "torn")),
     "failed fsync retried and trusted": (frozenset(), _retry_fsync, ("fsync-drop",)),
     "transaction split in two records": (frozenset(), _split_transactions, ("crash", "power")),
+    "group frames never written": (frozenset(), _group_frames_dropped, ("crash",)),
 }

@@ -81,7 +81,8 @@ def test_both_backends_reach_the_same_verdicts(breakage):
 def test_every_broken_store_is_caught(breakage):
     switches, patch, models = BREAKAGES[breakage]
     args = argparse.Namespace(backend="tmpdir", quiet=True, at=None, stop_early=True)
-    plan = [(w, list(models)) for w in scripted() if w.name in ("basic/r1", "compaction/r2", "transactions/r1")]
+    names = ("basic/r1", "compaction/r2", "transactions/r1", "group/r1")
+    plan = [(w, list(models)) for w in scripted() if w.name in names]
     with patch():
         result = run_campaign(args, plan, switches)
     assert result["violations"], f"the campaign missed: {breakage}"
