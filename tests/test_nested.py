@@ -277,15 +277,16 @@ def test_any_nested_operations_then_a_reopen_equal_plain_objects(tmp_path_factor
             names = SET_CALLS if isinstance(target, set) else LIST_CALLS if isinstance(target, list) else DICT_CALLS
             name = names[method % len(names)]
             outcome = []
-            for root in (model, d):
+            for root in (d, model):
                 try:
+                    if root is model and name == "pop" and isinstance(target, set) and outcome[0][0] == "ok":
+                        target.remove(outcome[0][1])  # set.pop's choice is arbitrary: follow the store's
+                        outcome.append(outcome[0])
+                        continue
                     outcome.append(("ok", call(at(root, path), name, pick, value)))
                 except (IndexError, KeyError, ValueError, TypeError) as exc:
                     outcome.append(("error", type(exc)))
-            assert same(outcome[0], outcome[1]) or outcome[0][0] == outcome[1][0] == "ok" and name == "pop", (
-                path,
-                name,
-            )
+            assert same(outcome[0], outcome[1]), (path, name)
             assert same(dict(d), model), (path, name)
         d = reopen(d)
         assert same(dict(d), model)
