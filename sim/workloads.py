@@ -75,9 +75,15 @@ def model_step(state: Any, step: Step) -> str:
         path, method, call_args = args
         try:
             target = _at(state, path)
-            before = copy.deepcopy(target)
+        except EXPECTED_ERRORS:
+            return "error"
+        before = copy.deepcopy(target)
+        try:
             getattr(target, method)(*call_args)
         except EXPECTED_ERRORS:
+            # A failed call changes nothing in a store; a plain list's sort() that fails on a comparison has
+            # already moved items (CPython leaves it partly sorted), so the model is put back too.
+            _restore(target, before)
             return "error"
         if method == "__imul__":  # a store's repeated items are distinct copies (spec/operations.md)
             target[len(before) :] = copy.deepcopy(target[len(before) :])
@@ -151,8 +157,9 @@ def _counts(before: Any, after: Any, method: str, args: Tuple[Any, ...]) -> bool
 
 
 def _restore(state: Any, before: Any) -> None:
-    state.clear()
-    (state.update if isinstance(state, dict) else state.extend)(before)
+    if isinstance(state, (dict, list, set)):
+        state.clear()
+        (state.extend if isinstance(state, list) else state.update)(before)
 
 
 class Abort(Exception):
