@@ -182,37 +182,38 @@ def readers(base: Any, nested: bool = False) -> Dict[str, Callable[..., Any]]:
     return methods
 
 
-class _KeysView(abc.KeysView):
-    """``d.keys()``: a live view whose iteration walks a snapshot (see ``readers``)."""
+class _SnapshotView:
+    """What ``d.keys()``, ``d.values()`` and ``d.items()`` add to the abc views: live (``len``, ``in``), but
+    iteration walks a snapshot taken with the turn (see ``readers``), and a repr like dict's own views'."""
 
     __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"dict_keys({list(self)!r})"
-
-
-class _ValuesView(abc.ValuesView):
-    __slots__ = ()
+    _name = ""
+    _of: Any = dict.keys  # the dict view to snapshot
 
     def __iter__(self) -> Iterator[Any]:
-        return _snapshot(self._mapping, dict.values)  # type: ignore[attr-defined]
+        return _listed(self._mapping, type(self)._of)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
-        return f"dict_values({list(self)!r})"
+        return f"{self._name}({list(self)!r})"
 
 
-class _ItemsView(abc.ItemsView):
+#: ``iter(list(view(mapping)))``, with the mapping's turn.
+_listed = _guarded(lambda mapping, view: iter(list(view(mapping))))
+
+
+class _KeysView(_SnapshotView, abc.KeysView):
     __slots__ = ()
-
-    def __iter__(self) -> Iterator[Any]:
-        return _snapshot(self._mapping, dict.items)  # type: ignore[attr-defined]
-
-    def __repr__(self) -> str:
-        return f"dict_items({list(self)!r})"
+    _name = "dict_keys"
 
 
-def _snapshot(mapping: Any, view: Callable[[Any], Any]) -> Iterator[Any]:
-    return _guarded(lambda self: iter(list(view(self))))(mapping)
+class _ValuesView(_SnapshotView, abc.ValuesView):
+    __slots__ = ()
+    _name, _of = "dict_values", dict.values
+
+
+class _ItemsView(_SnapshotView, abc.ItemsView):
+    __slots__ = ()
+    _name, _of = "dict_items", dict.items
 
 
 def track(value: Any, parent: Any, key: Any, root: Any) -> Any:
