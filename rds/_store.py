@@ -297,9 +297,9 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------------------------
 
-    def _sync(self, fd: int, force: bool = False) -> None:
-        if force or self.durability == "fsync":
-            self.fs.fdatasync(fd)
+    def _sync(self, fd: int) -> None:
+        """fdatasync ``fd`` (the one place the store syncs a file: the self-test patches it)."""
+        self.fs.fdatasync(fd)
 
     def _write_file_beside(self, name: str, data: bytes) -> None:
         """Write ``name`` as ``name.tmp``, sync it, and rename it into place (the caller fsyncs the folder)."""
@@ -307,7 +307,7 @@ class Store:
         fd = self.fs.open(tmp, self.fs.REPLACE)
         try:
             write_all(self.fs, fd, data)
-            self._sync(fd, force=True)
+            self._sync(fd)
         finally:
             self.fs.close(fd)
         self.fs.replace(tmp, self._file(name))
@@ -320,7 +320,7 @@ class Store:
             fd = self.fs.open(self._file(fmt.file_name("journal", gen, copy)), self.fs.REPLACE)
             try:
                 write_all(self.fs, fd, header_j)
-                self._sync(fd, force=True)
+                self._sync(fd)
             finally:
                 self.fs.close(fd)
         self.fs.fsync_dir(self.path)
@@ -547,7 +547,7 @@ class Store:
                     for fd in fds:
                         write_all(self.fs, fd, frames)
                 for fd in fds:
-                    self._sync(fd, force=True)
+                    self._sync(fd)
             except BaseException as exc:  # noqa: BLE001 - any failure poisons the store (never retried)
                 error = exc
             with cond:

@@ -46,7 +46,7 @@ def _snapshot_in_place() -> ContextManager[Any]:
         fd = self.fs.open(self._file(name), self.fs.REPLACE)
         try:
             write_all(self.fs, fd, data)
-            self._sync(fd, force=True)
+            self._sync(fd)
         finally:
             self.fs.close(fd)
 
@@ -57,11 +57,11 @@ def _retry_fsync() -> ContextManager[Any]:
     """A failed fsync is retried, and the retry's success trusted."""
     real_sync = Store._sync
 
-    def retrying(self: Store, fd: int, force: bool = False) -> None:
+    def retrying(self: Store, fd: int) -> None:
         try:
-            real_sync(self, fd, force)
+            real_sync(self, fd)
         except OSError:
-            real_sync(self, fd, force)
+            real_sync(self, fd)
 
     return mock.patch.object(Store, "_sync", retrying)
 
