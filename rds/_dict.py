@@ -41,20 +41,20 @@ class RDSDict(Root, dict):
         Saved durably before it returns (one modification ID).  The commonest call, a flat value at a flat key
         of the root, skips planning, the decode check and tracking (it needs none of them) and writes exactly
         the record the planned path writes (``tests/test_dict_api.py`` compares the bytes)."""
-        if type(value) in _FLAT and type(key) in _FLAT:
-            store = self._store
+        store = self._store
+        # No transaction open (any thread's open one holds the turn, so begin() below then opens a new one);
+        # inside one, the planned path joins it.
+        if type(value) in _FLAT and type(key) in _FLAT and store.tx is None:
             tx = store.begin()
-            if len(tx.marks) == 1 and tx.ordered is None:  # a modification of its own, not part of a transaction
-                try:
-                    tx.payload = store.codec.dumps([tx.id, [["set", [], key, value]]])
-                except BaseException:
-                    store.finish(tx, failed=True)
-                    raise
-                tx.ops.append(["set", [], key, value])
-                tx.deferred = functools.partial(_set_flat, self, key, value)
-                store.finish(tx)
-                return
-            store.finish(tx)  # inside a transaction: the planned path joins it
+            try:
+                tx.payload = store.codec.dumps([tx.id, [["set", [], key, value]]])
+            except BaseException:
+                store.finish(tx, failed=True)
+                raise
+            tx.ops.append(["set", [], key, value])
+            tx.deferred = functools.partial(_set_flat, self, key, value)
+            store.finish(tx)
+            return
         _PLANNED["__setitem__"](self, key, value)
 
     async def aset(self, key: Any, value: Any) -> None:
