@@ -2,13 +2,17 @@
 
 ``Store`` owns the folder: it takes the writer lock, runs recovery (``_recovery.recover``) over what the OS seam
 reads, carries out the repairs recovery asks for, appends one record per modification, and compacts the journal
-into a new snapshot generation when the journal has grown past the snapshot's size.  Containers (``_dict.py``)
-describe each modification as operations and call ``Store.commit``; nothing else writes.
+into a new snapshot generation when the journal has grown past the snapshot's size.  Containers (``_tracking.py``)
+describe each modification as operations and stage them in a ``Transaction`` between ``begin`` and
+``finish``; nothing else writes.
 
 Write order (spec/protocol.md has it as numbered steps):
 
-- modification: encode ``[id, ops]``; append its frame to every journal copy; fdatasync every copy; only then
-  change memory and return.  Any failure before that point raises and changes nothing in memory.
+- modification: under the turn, compact first if due; encode ``[id, ops]`` and decode it back; append its
+  frame to every journal copy; fdatasync every copy (``wait_durable``), then return.  A lone writer syncs with
+  the turn held and only then changes memory; under contention memory changes before the turn is handed on,
+  the group's frames are written and synced by one syncer, and a failure undoes them all (``_rollback``).
+  Either way a call that raises leaves memory as it was.
 - compaction (at the start of a modification, when the journal is too long): create and sync the next
   generation's journal copies, fsync the folder; write each snapshot copy beside as ``.tmp``, sync, rename into
   place; fsync the folder; switch appends to the new journal; delete the old generation; fsync the folder.
